@@ -460,4 +460,3 @@ func (r *totemReader) duplicateNodeIDs() *totemErr {
 	}
 	return nil
 }
-

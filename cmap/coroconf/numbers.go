@@ -68,7 +68,7 @@ func safeAtoq(s string, t cmap.Type) (int64, bool) {
 	case !neg && mag <= math.MaxInt64:
 		v = int64(mag)
 	case neg && mag <= 1<<63:
-		v = -int64(mag - 1) - 1
+		v = -int64(mag-1) - 1
 	default:
 		return 0, false // strtoll would set ERANGE
 	}

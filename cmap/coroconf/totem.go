@@ -29,7 +29,7 @@ const (
 	knetMaxPacketSize = 65536
 	udpNetMTU         = 1500
 	defaultPort       = 5405
-	minimumTimeout    = 30                                  // 3 * 1000/HZ
+	minimumTimeout    = 30                                   // 3 * 1000/HZ
 	minimumTimeoutHld = int64(minimumTimeout*0.8 - 1000/100) // 14
 	knetPongCount     = 2
 	knetPingPrecision = 2048
