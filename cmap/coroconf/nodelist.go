@@ -194,7 +194,10 @@ func (r *totemReader) nodelistMembers() *totemErr {
 		}
 		seen[pos] = true
 		prefix := fmt.Sprintf("nodelist.node.%d.", pos)
-		for _, ne := range r.m.Iter(prefix) {
+		keys := r.m.Iter(prefix)
+		restarted := false
+		for i := 0; i < len(keys); i++ {
+			ne := keys[i]
 			nodeID, _ := r.u32(prefix + "nodeid")
 			_, rest, ok := nodeKey(ne.Key)
 			if !ok {
@@ -221,6 +224,15 @@ func (r *totemReader) nodelistMembers() *totemErr {
 					}
 					nodeID = id
 					_ = r.m.Set(prefix+"nodeid", cmap.U32(id))
+					// corosync writes the generated id back while it
+					// iterates over this node's keys; its iterator then
+					// walks the node again, so the address is counted
+					// twice (a 3-node auto-id udpu cluster gets the
+					// token coefficient for 6 members, verified live).
+					if !restarted {
+						restarted = true
+						keys = append(keys[:i+1:i+1], r.m.Iter(prefix)...)
+					}
 				}
 			}
 			if nodeID == 0 && t.transport == TransportKnet {
