@@ -34,7 +34,7 @@ func ParseFileEnv(path string, env *Env) (*Config, error) {
 	if err != nil {
 		reason := cStrerror(err)
 		return nil, &Error{File: path, Line: 0, Msg: "cannot read: " + reason,
-			Corosync: fmt.Sprintf("Can't read file %s: %s", path, reason)}
+			Corosync: fmt.Sprintf("Can't read file %s: %s", path, reason), Exit: 8}
 	}
 	return Parse(path, data, env)
 }
@@ -47,21 +47,21 @@ func Parse(name string, data []byte, env *Env) (*Config, error) {
 	p := &parser{file: name, src: lineSource{data: data}, h: h, keyLines: lines}
 	if perr := p.parseSection("", 0, stNormal); perr != nil {
 		return nil, &Error{File: name, Line: perr.line, Msg: perr.msg,
-			Corosync: formatParserError(name, perr.line, perr.msg)}
+			Corosync: formatParserError(name, perr.line, perr.msg), Exit: 8}
 	}
 	if err := readUidgidDir(env.uidgidDir(name), m, env); err != nil {
 		return nil, err
 	}
 	blame := func(key string) int { return blameLine(lines, key, p.line) }
 	if key, reason := checkLogging(m); reason != "" {
-		return nil, &Error{File: name, Line: blame(key), Msg: reason, Corosync: loggingCorosyncText(reason)}
+		return nil, &Error{File: name, Line: blame(key), Msg: reason, Corosync: loggingCorosyncText(reason), Exit: 7}
 	}
 	r := &totemReader{m: m, env: env}
 	if e := r.read(); e != nil {
-		return nil, &Error{File: name, Line: blame(e.key), Msg: e.msg, Corosync: e.corosync}
+		return nil, &Error{File: name, Line: blame(e.key), Msg: e.msg, Corosync: e.corosync, Exit: 8}
 	}
 	if e := r.validate(); e != nil {
-		return nil, &Error{File: name, Line: blame(e.key), Msg: e.msg, Corosync: e.corosync}
+		return nil, &Error{File: name, Line: blame(e.key), Msg: e.msg, Corosync: e.corosync, Exit: 8}
 	}
 	c := &Config{
 		Path:      name,

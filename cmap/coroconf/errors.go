@@ -11,9 +11,9 @@ type Error struct {
 	Line     int
 	Msg      string
 	Corosync string
+	// Exit is the status corosync -t exits with: 8 for the main config
+	// (COROSYNC_DONE_MAINCONFIGREAD), 7 for logging (LOGCONFIGREAD).
+	Exit int
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
-
-// Stage tells which corosync stage would have rejected the file.
-func (e *Error) String() string { return e.Error() }

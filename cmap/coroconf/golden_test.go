@@ -104,6 +104,9 @@ func checkAgainst(t *testing.T, base string, cfg *Config, err error, v verdict, 
 		// (totem.config_version); we reject it with a message instead.
 		return
 	}
+	if ce.Exit != v.exit {
+		t.Errorf("exit status for %s: corosync %d, ours %d", base, v.exit, ce.Exit)
+	}
 	if !strings.Contains(v.output, ce.Corosync) {
 		t.Errorf("message differs for %s:\n corosync: %s\n ours:     %s", base, strings.TrimSpace(v.output), ce.Corosync)
 	}

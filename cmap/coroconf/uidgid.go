@@ -113,7 +113,7 @@ func readUidgidDir(dir string, m *cmap.Store, env *Env) *Error {
 		p := &parser{file: name, src: lineSource{data: data}, h: &uidgidHandler{m, env}}
 		if perr := p.parseSection("", 0, stNormal); perr != nil {
 			return &Error{File: name, Line: perr.line, Msg: perr.msg,
-				Corosync: formatParserError(name, perr.line, perr.msg)}
+				Corosync: formatParserError(name, perr.line, perr.msg), Exit: 8}
 		}
 	}
 	return nil
