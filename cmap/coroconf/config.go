@@ -52,7 +52,7 @@ func Parse(name string, data []byte, env *Env) (*Config, error) {
 	if err := readUidgidDir(env.uidgidDir(name), m, env); err != nil {
 		return nil, err
 	}
-	blame := func(key string) int { return blameLine(lines, key, p.line) }
+	blame := func(key string) int { return blameLine(lines, key) }
 	if key, reason := checkLogging(m); reason != "" {
 		return nil, &Error{File: name, Line: blame(key), Msg: reason, Corosync: loggingCorosyncText(reason), Exit: 7}
 	}
@@ -79,7 +79,7 @@ func Parse(name string, data []byte, env *Env) (*Config, error) {
 // blameLine finds the line that best explains a problem with key: the key
 // itself, else the closest enclosing section that appears in the file,
 // else the first line.
-func blameLine(lines map[string]int, key string, last int) int {
+func blameLine(lines map[string]int, key string) int {
 	for k := key; k != ""; {
 		if l, ok := lines[k]; ok {
 			return l
@@ -101,10 +101,7 @@ func blameLine(lines map[string]int, key string, last int) int {
 			return l
 		}
 	}
-	if last > 0 {
-		return 1
-	}
-	return 0
+	return 1 // an empty file, or nothing better: blame its start
 }
 
 // stripIndexes turns generated key names back into the path the file used
