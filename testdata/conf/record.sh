@@ -9,8 +9,11 @@
 # mount and UTS namespace (host name "rfhost", tmpfs on /run,
 # /var/lib/corosync and /var/log/corosync), so the host is not touched.
 # Usage: sh record.sh [NAME.conf ...]   (run from anywhere)
+# RECORD_OUT=DIR writes the results to DIR instead of beside the files (the
+# live Go test uses this to compare the installed corosync with our parser).
 set -u
 cd "$(dirname "$0")"
+OUT=${RECORD_OUT:-.}
 [ "$(id -u)" = 0 ] || { echo "record.sh: needs root" >&2; exit 1; }
 command -v corosync >/dev/null || { echo "record.sh: corosync not installed" >&2; exit 1; }
 
@@ -65,22 +68,21 @@ for f in $files; do
 	name=${f%.conf}
 	out=$(in_ns corosync -t -c "$f" 2>&1)
 	rc=$?
-	{ echo "exit $rc"; printf '%s\n' "$out" | strip_time; } > "$name.verdict"
-	rm -f "$name.golden"
+	{ echo "exit $rc"; printf '%s\n' "$out" | strip_time; } > "$OUT/$name.verdict"
+	rm -f "$OUT/$name.golden"
 	if [ $rc -eq 0 ]; then
 		in_ns corosync -f -c "$f" > /dev/null 2>&1 &
 		pid=$!
 		i=0
 		while [ $i -lt 50 ]; do
-			if ip netns exec "$NS" corosync-cmapctl > "$name.dump.tmp" 2>/dev/null; then break; fi
+			if ip netns exec "$NS" corosync-cmapctl > /dev/null 2>&1; then break; fi
 			sleep 0.2; i=$((i + 1))
 		done
 		sleep 1 # let services finish writing their start-up keys
-		ip netns exec "$NS" corosync-cmapctl 2>/dev/null | golden_filter > "$name.golden"
-		rm -f "$name.dump.tmp"
+		ip netns exec "$NS" corosync-cmapctl 2>/dev/null | golden_filter > "$OUT/$name.golden"
 		stop_all
 		wait "$pid" 2>/dev/null
-		[ -s "$name.golden" ] || echo "record.sh: $f: corosync did not come up" >&2
+		[ -s "$OUT/$name.golden" ] || echo "record.sh: $f: corosync did not come up" >&2
 	fi
 	echo "$f: exit $rc"
 done
