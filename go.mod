@@ -1,6 +1,6 @@
 module github.com/ringfence/ringfence
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/gopacket/gopacket v1.7.7
