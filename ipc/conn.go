@@ -44,8 +44,9 @@ type Conn struct {
 	released  bool // rings unmapped (guarded by respMu and evMu together)
 	releaseMu sync.Mutex
 
-	ctr connCounters
-	fc  atomic.Int32
+	maxMsg uint32 // negotiated buffer size: the largest message either side may send
+	ctr    connCounters
+	fc     atomic.Int32
 }
 
 func (s *Server) newConn(sock *net.UnixConn, svc *Service, cred Cred, maxMsg uint32) (c *Conn, err error) {
@@ -58,7 +59,7 @@ func (s *Server) newConn(sock *net.UnixConn, svc *Service, cred Cred, maxMsg uin
 		return nil, err
 	}
 	c = &Conn{srv: s, svc: svc, sock: sock, cred: cred, id: s.nextID.Add(0x40), dir: dir, base: dir + "/qb",
-		closing: make(chan struct{}), evKick: make(chan struct{}, 1)}
+		closing: make(chan struct{}), evKick: make(chan struct{}, 1), maxMsg: maxMsg}
 	c.log = s.log.WithFields(logrus.Fields{"service": svc.Name, "pid": cred.PID})
 	defer func() {
 		if err != nil {
@@ -335,3 +336,6 @@ func (c *Conn) release() {
 		os.Remove(c.dir)
 	}
 }
+
+// MaxPayload is the negotiated message size limit of this connection.
+func (c *Conn) MaxPayload() int { return int(c.maxMsg) }

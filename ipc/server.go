@@ -320,6 +320,17 @@ func (s *Server) Close() {
 		for _, c := range conns {
 			c.release()
 		}
+		// Connections that ended before Close may still have their
+		// Disconnected delivery queued; nobody will dispatch it now.
+		for {
+			select {
+			case d := <-s.deliveries:
+				d.Conn.release()
+				continue
+			default:
+			}
+			break
+		}
 	})
 }
 

@@ -93,7 +93,17 @@ func startEcho(t *testing.T, cfg ipc.Config) *fixture {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { srv.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; srv.Close() })
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		srv.Close()
+		if m, _ := filepath.Glob(fmt.Sprintf("/dev/shm/qb-%d-%d-*", os.Getpid(), os.Getpid())); len(m) != 0 {
+			t.Errorf("shared-memory directories left behind: %v", m)
+			for _, d := range m {
+				os.RemoveAll(d)
+			}
+		}
+	})
 	return &fixture{srv: srv, svc: svc, echo: echo, name: name}
 }
 

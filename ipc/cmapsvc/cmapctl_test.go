@@ -1,0 +1,284 @@
+package cmapsvc_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// nsServer is the helper server running in its own network namespace, so
+// its abstract "cmap" socket cannot meet a real corosync's.
+type nsServer struct {
+	t     *testing.T
+	ns    string
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *bufio.Reader
+}
+
+func needTools(t *testing.T, tools ...string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces")
+	}
+	for _, tool := range append([]string{"ip"}, tools...) {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s", tool)
+		}
+	}
+}
+
+func newNetns(t *testing.T) string {
+	t.Helper()
+	ns := fmt.Sprintf("rfipc%d-%d", os.Getpid(), time.Now().UnixNano()%100000)
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Skipf("cannot create network namespace: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	return ns
+}
+
+func startNsServer(t *testing.T) *nsServer {
+	t.Helper()
+	ns := newNetns(t)
+	cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"=server")
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &nsServer{t: t, ns: ns, cmd: cmd, stdin: stdin, out: bufio.NewReader(stdout)}
+	t.Cleanup(func() {
+		stdin.Close()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	line, err := s.out.ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != "READY" {
+		t.Fatalf("helper server did not start: %q %v", line, err)
+	}
+	return s
+}
+
+// dump asks the helper for its store contents in cmapctl format.
+func (s *nsServer) dump(which string) string {
+	s.t.Helper()
+	fmt.Fprintln(s.stdin, which)
+	var b strings.Builder
+	for {
+		line, err := s.out.ReadString('\n')
+		if err != nil {
+			s.t.Fatalf("helper died: %v", err)
+		}
+		if line == "END\n" {
+			return b.String()
+		}
+		b.WriteString(line)
+	}
+}
+
+func (s *nsServer) conns() int {
+	fmt.Fprintln(s.stdin, "conns")
+	line, _ := s.out.ReadString('\n')
+	n, _ := strconv.Atoi(strings.TrimSpace(line))
+	return n
+}
+
+// cmapctl runs Debian's unmodified corosync-cmapctl inside the namespace.
+func (s *nsServer) cmapctl(args ...string) (string, error) {
+	cmd := exec.Command("ip", append([]string{"netns", "exec", s.ns, "corosync-cmapctl"}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return out.String(), fmt.Errorf("%v: %s", err, errb.String())
+		}
+		return out.String(), nil
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		return out.String(), fmt.Errorf("corosync-cmapctl %v hung", args)
+	}
+}
+
+func linesWithPrefix(dump, prefix string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(dump, "\n") {
+		if l != "" && strings.HasPrefix(l, prefix) {
+			b.WriteString(l)
+		}
+	}
+	return b.String()
+}
+
+func lineOf(dump, key string) string { return linesWithPrefix(dump, key+" (") }
+
+func TestCorosyncCmapctlAgainstOurServer(t *testing.T) {
+	needTools(t, "corosync-cmapctl")
+	s := startNsServer(t)
+
+	// Full dump, prefix listing and single gets match the store.
+	want := s.dump("dump")
+	got, err := s.cmapctl()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Fatalf("cmapctl dump differs from the store.\n--- cmapctl\n%s--- store\n%s", got, want)
+	}
+	if got, err := s.cmapctl("totem."); err != nil || got != linesWithPrefix(want, "totem.") {
+		t.Fatalf("prefix listing: %v\n%s", err, got)
+	}
+	for _, k := range []string{"test.types.i8", "test.types.u64", "test.types.flt", "test.types.dbl",
+		"test.types.str", "test.types.emptystr", "runtime.config.totem.token", "test.types.i64"} {
+		got, err := s.cmapctl("-g", k)
+		if err != nil || got != lineOf(want, k) {
+			t.Fatalf("-g %s: %v %q, want %q", k, err, got, lineOf(want, k))
+		}
+	}
+	if got, err := s.cmapctl("-g", "no.such.key"); err == nil || !strings.Contains(err.Error(), "CS_ERR_NOT_EXIST") {
+		t.Fatalf("-g of a missing key: %q %v", got, err)
+	}
+
+	// Set, then read back both through the tool and from the store.
+	if _, err := s.cmapctl("-s", "test.new.value", "u32", "5"); err != nil {
+		t.Fatal(err)
+	}
+	if l := lineOf(s.dump("dump"), "test.new.value"); l != "test.new.value (u32) = 5\n" {
+		t.Fatalf("store after -s: %q", l)
+	}
+	if _, err := s.cmapctl("-s", "test.new.str", "str", "with spaces"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.cmapctl("-g", "test.new.str"); got != "test.new.str (str) = with spaces\n" {
+		t.Fatalf("-g after -s str: %q", got)
+	}
+	// Read-only keys are refused and stay unchanged.
+	if _, err := s.cmapctl("-s", "runtime.config.totem.token", "u32", "1"); err == nil {
+		t.Fatal("setting a read-only key succeeded")
+	}
+	if l := lineOf(s.dump("dump"), "runtime.config.totem.token"); l != "runtime.config.totem.token (u32) = 3000\n" {
+		t.Fatalf("read-only key changed: %q", l)
+	}
+	// Delete.
+	if _, err := s.cmapctl("-d", "test.new.value"); err != nil {
+		t.Fatal(err)
+	}
+	if l := lineOf(s.dump("dump"), "test.new.value"); l != "" {
+		t.Fatalf("key still there after -d: %q", l)
+	}
+	// Load from a file: set, delete, delete by prefix.
+	file := filepath.Join(t.TempDir(), "keys")
+	os.WriteFile(file, []byte("test.file.a u8 3\n^test.types.i8\n^^test.new.\n"), 0o644)
+	if _, err := s.cmapctl("-p", file); err != nil {
+		t.Fatal(err)
+	}
+	d := s.dump("dump")
+	if lineOf(d, "test.file.a") != "test.file.a (u8) = 3\n" || lineOf(d, "test.types.i8") != "" || linesWithPrefix(d, "test.new.") != "" {
+		t.Fatalf("-p file not applied:\n%s", d)
+	}
+	// The stats map.
+	if got, err := s.cmapctl("-m", "stats"); err != nil || got != s.dump("dump-stats") {
+		t.Fatalf("-m stats: %v\n%s", err, got)
+	}
+	// After all those clients, no connection is left behind.
+	for i := 0; s.conns() != 0; i++ {
+		if i > 100 {
+			t.Fatalf("connections left open: %d", s.conns())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// "ip netns exec" execs the helper in place, so its pid names the
+	// per-connection directories; all of them must be gone.
+	if m, _ := filepath.Glob(fmt.Sprintf("/dev/shm/qb-%d-*", s.cmd.Process.Pid)); len(m) != 0 {
+		t.Fatalf("shared-memory directories left behind: %v", m)
+	}
+}
+
+func TestCorosyncCmapctlTracking(t *testing.T) {
+	needTools(t, "corosync-cmapctl", "stdbuf")
+	s := startNsServer(t)
+	if _, err := s.cmapctl("-s", "test.track.key", "u32", "1"); err != nil {
+		t.Fatal(err)
+	}
+	// stdbuf makes the tool's printf output line-buffered into our pipe.
+	var out syncBuffer
+	track := exec.Command("ip", "netns", "exec", s.ns, "stdbuf", "-oL", "corosync-cmapctl", "-T", "test.track.")
+	track.Stdout, track.Stderr = &out, &out
+	// The tool quits on EOF of stdin, so give it a pipe that stays open.
+	quit, err := track.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer quit.Close()
+	if err := track.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if track.ProcessState == nil {
+			track.Process.Kill()
+			track.Wait()
+		}
+	}()
+	for i := 0; s.conns() != 1; i++ {
+		if i > 250 {
+			t.Fatalf("tracking cmapctl never connected: %q", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // let it register the track after connecting
+	steps := [][]string{
+		{"-s", "test.track.key", "u32", "7"},
+		{"-s", "test.track.other", "str", "new one"},
+		{"-d", "test.track.key"},
+		{"-s", "test.untracked", "u8", "1"},
+	}
+	for _, st := range steps {
+		if _, err := s.cmapctl(st...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := "Type \"q\" to finish\n" +
+		"modify> test.track.key (u32) = 7\n" +
+		"create> test.track.other (str) = new one\n" +
+		"delete> test.track.key (u32) = 7\n"
+	deadline := time.Now().Add(5 * time.Second)
+	for out.String() != want && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := out.String(); got != want {
+		t.Fatalf("tracking output:\n%q\nwant\n%q", got, want)
+	}
+	// "q" ends the tool cleanly, and its connection goes away.
+	fmt.Fprintln(quit, "q")
+	if err := track.Wait(); err != nil {
+		t.Fatalf("tracking cmapctl exit: %v", err)
+	}
+	for i := 0; s.conns() != 0; i++ {
+		if i > 250 {
+			t.Fatal("tracking connection not cleaned up")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
