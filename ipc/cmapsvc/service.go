@@ -68,15 +68,24 @@ type connState struct {
 	tracks map[uint64]*trackState
 }
 
+// Connected sets up the connection's handles (lib_init_fn).
 func (s *Service) Connected(c *ipc.Conn) {
-	c.Private = &connState{iters: map[uint64]*iterState{}, tracks: map[uint64]*trackState{}}
+	c.Private = newConnState()
 }
 
+// Disconnected drops the connection's tracks and iterators (lib_exit_fn).
 func (s *Service) Disconnected(c *ipc.Conn) {
-	st, ok := c.Private.(*connState)
-	if !ok {
-		return
+	if st, ok := c.Private.(*connState); ok {
+		st.close()
 	}
+}
+
+func newConnState() *connState {
+	return &connState{iters: map[uint64]*iterState{}, tracks: map[uint64]*trackState{}}
+}
+
+// close drops the connection's tracks and iterators (lib_exit_fn).
+func (st *connState) close() {
 	for h, t := range st.tracks {
 		t.store.Untrack(t.tracker)
 		delete(st.tracks, h)
@@ -97,31 +106,38 @@ func newHandle[V any](m map[uint64]V) uint64 {
 	}
 }
 
+// Handle answers one request (owner goroutine).
 func (s *Service) Handle(c *ipc.Conn, id int32, msg []byte) {
 	st, ok := c.Private.(*connState)
 	if !ok {
 		c.Respond(header(0, ipc.ResponseHeaderSize, ipc.CsErrLibrary))
 		return
 	}
+	c.Respond(s.process(st, id, msg, c.SendEvent, c.MaxPayload()))
+}
+
+// process answers one request that passed the server's id and minimum
+// size checks. Events for tracks go to send; maxMsg bounds the reply.
+func (s *Service) process(st *connState, id int32, msg []byte, send func([]byte) error, maxMsg int) []byte {
 	store := s.maps[st.mapID]
 	switch id {
 	case ReqSet:
-		c.Respond(header(ResSet, ipc.ResponseHeaderSize, s.set(store, msg)))
+		return header(ResSet, ipc.ResponseHeaderSize, s.set(store, msg))
 	case ReqDelete:
 		e := ipc.CsErrInvalidParm
 		if key, ok := readName(msg, offKey); ok {
 			e = csErr(store.ClientDelete(key))
 		}
-		c.Respond(header(ResDelete, ipc.ResponseHeaderSize, e))
+		return header(ResDelete, ipc.ResponseHeaderSize, e)
 	case ReqGet:
-		c.Respond(s.get(c, store, msg))
+		return s.get(store, msg, maxMsg)
 	case ReqAdjustInt:
 		e := ipc.CsErrInvalidParm
 		if key, ok := readName(msg, offKey); ok {
 			step := int32(binary.LittleEndian.Uint32(msg[offReqArg:]))
 			e = csErr(store.AdjustInt(key, step, true))
 		}
-		c.Respond(header(ResAdjustInt, ipc.ResponseHeaderSize, e))
+		return header(ResAdjustInt, ipc.ResponseHeaderSize, e)
 	case ReqIterInit:
 		out := header(ResIterInit, sizeIterInitRes, ipc.CsOK)
 		prefix, ok := readName(msg, offKey)
@@ -136,18 +152,18 @@ func (s *Service) Handle(c *ipc.Conn, id int32, msg []byte) {
 			st.iters[h] = it
 			binary.LittleEndian.PutUint64(out[24:], h)
 		}
-		c.Respond(out)
+		return out
 	case ReqIterNext:
-		c.Respond(s.iterNext(st, store, u64(msg, offHandle)))
+		return s.iterNext(st, store, u64(msg, offHandle))
 	case ReqIterFinalize:
 		e := ipc.CsErrBadHandle
 		if h := u64(msg, offHandle); st.iters[h] != nil {
 			delete(st.iters, h)
 			e = ipc.CsOK
 		}
-		c.Respond(header(ResIterFinalize, ipc.ResponseHeaderSize, e))
+		return header(ResIterFinalize, ipc.ResponseHeaderSize, e)
 	case ReqTrackAdd:
-		c.Respond(s.trackAdd(c, st, store, msg))
+		return s.trackAdd(st, store, msg, send)
 	case ReqTrackDelete:
 		out := header(ResTrackDelete, sizeTrackDelRes, ipc.CsErrBadHandle)
 		if h := u64(msg, offHandle); st.tracks[h] != nil {
@@ -157,7 +173,7 @@ func (s *Service) Handle(c *ipc.Conn, id int32, msg []byte) {
 			out = header(ResTrackDelete, sizeTrackDelRes, ipc.CsOK)
 			binary.LittleEndian.PutUint64(out[24:], t.inst)
 		}
-		c.Respond(out)
+		return out
 	case ReqSetCurrentMap:
 		e := ipc.CsOK
 		m := int32(binary.LittleEndian.Uint32(msg[offHandle:]))
@@ -169,8 +185,10 @@ func (s *Service) Handle(c *ipc.Conn, id int32, msg []byte) {
 		default:
 			st.mapID = int(m)
 		}
-		c.Respond(header(ResSetCurrentMap, ipc.ResponseHeaderSize, e))
+		return header(ResSetCurrentMap, ipc.ResponseHeaderSize, e)
 	}
+	// The server only passes ids below len(RequestSizes).
+	return header(0, ipc.ResponseHeaderSize, ipc.CsErrInvalidParm)
 }
 
 func (s *Service) set(store *cmap.Store, msg []byte) ipc.CsError {
@@ -204,7 +222,7 @@ func (s *Service) set(store *cmap.Store, msg []byte) ipc.CsError {
 	return csErr(store.ClientSet(key, v))
 }
 
-func (s *Service) get(c *ipc.Conn, store *cmap.Store, msg []byte) []byte {
+func (s *Service) get(store *cmap.Store, msg []byte, maxMsg int) []byte {
 	key, ok := readName(msg, offKey)
 	if !ok {
 		return header(ResGet, sizeGetRes, ipc.CsErrInvalidParm)
@@ -220,7 +238,7 @@ func (s *Service) get(c *ipc.Conn, store *cmap.Store, msg []byte) []byte {
 	}
 	// The reply is exactly 40 + the buffer the client offered: libqb
 	// hands a larger chunk back to the caller as -ENOBUFS.
-	if want > uint64(c.MaxPayload()-sizeGetRes) {
+	if want > uint64(maxMsg-sizeGetRes) {
 		return header(ResGet, sizeGetRes, ipc.CsErrNoMemory)
 	}
 	out := header(ResGet, sizeGetRes+int(want), ipc.CsOK)
@@ -253,7 +271,7 @@ func (s *Service) iterNext(st *connState, store *cmap.Store, h uint64) []byte {
 	return header(ResIterNext, sizeIterNextRes, ipc.CsErrNoSections)
 }
 
-func (s *Service) trackAdd(c *ipc.Conn, st *connState, store *cmap.Store, msg []byte) []byte {
+func (s *Service) trackAdd(st *connState, store *cmap.Store, msg []byte, send func([]byte) error) []byte {
 	key, ok := readName(msg, offKey)
 	if !ok {
 		return header(ResTrackAdd, sizeTrackAddRes, ipc.CsErrInvalidParm)
@@ -266,7 +284,7 @@ func (s *Service) trackAdd(c *ipc.Conn, st *connState, store *cmap.Store, msg []
 	t := store.Track(key, flags, s.TrackQueue)
 	h := newHandle(st.tracks)
 	st.tracks[h] = &trackState{tracker: t, store: store, inst: inst}
-	go forward(c, t, inst)
+	go forward(send, t, inst)
 	out := header(ResTrackAdd, sizeTrackAddRes, ipc.CsOK)
 	binary.LittleEndian.PutUint64(out[24:], h)
 	return out
@@ -274,9 +292,9 @@ func (s *Service) trackAdd(c *ipc.Conn, st *connState, store *cmap.Store, msg []
 
 // forward turns store events into NOTIFY_CALLBACK events until the tracker
 // is removed (which closes its channel).
-func forward(c *ipc.Conn, t *cmap.Tracker, inst uint64) {
+func forward(send func([]byte) error, t *cmap.Tracker, inst uint64) {
 	for ev := range t.Events() {
-		c.SendEvent(EncodeNotify(inst, ev))
+		send(EncodeNotify(inst, ev))
 	}
 }
 

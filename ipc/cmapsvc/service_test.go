@@ -1,0 +1,250 @@
+package cmapsvc_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ringfence/ringfence/cmap"
+	"github.com/ringfence/ringfence/ipc"
+	"github.com/ringfence/ringfence/ipc/client"
+	"github.com/ringfence/ringfence/ipc/cmapsvc"
+)
+
+var nameSeq atomic.Int32
+
+// startLocal serves the fixture stores under a private socket name in this
+// process (no namespace needed).
+func startLocal(t testing.TB) (name string, def, stats *cmap.Store) {
+	t.Helper()
+	if _, err := os.Stat("/dev/shm"); err != nil {
+		t.Skip("needs /dev/shm")
+	}
+	def, stats = fixtureStores()
+	svc := cmapsvc.New(def, stats).IPCService()
+	svc.Name = fmt.Sprintf("rftest-cmap%d-%d", os.Getpid(), nameSeq.Add(1))
+	srv := ipc.NewServer(ipc.Config{})
+	srv.SetReady(true)
+	if err := srv.Serve(svc); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { srv.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; srv.Close() })
+	return svc.Name, def, stats
+}
+
+func dial(t testing.TB, name string, m int) *cmapsvc.Client {
+	t.Helper()
+	c, err := cmapsvc.DialService(name, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestGoClientGetSetIter(t *testing.T) {
+	name, def, _ := startLocal(t)
+	c := dial(t, name, 0)
+	for _, e := range def.Iter("") {
+		got, err := c.Get(e.Key)
+		if err != nil || !got.Equal(e.Value) {
+			t.Fatalf("Get %s = %v %v, want %v", e.Key, got, err, e.Value)
+		}
+	}
+	vals := []cmap.Value{cmap.I8(-1), cmap.U16(65535), cmap.I64(-5), cmap.Dbl(3.5), cmap.Str("x y"), cmap.Bin([]byte{9, 0, 9}), cmap.Str("")}
+	for i, v := range vals {
+		k := fmt.Sprintf("new.key%d", i)
+		if err := c.Set(k, v); err != nil {
+			t.Fatalf("Set %s: %v", k, err)
+		}
+		if got, _ := def.Get(k); !got.Equal(v) {
+			t.Fatalf("store has %v for %s, want %v", got, k, v)
+		}
+	}
+	if err := c.AdjustInt("test.types.u32", -1); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := def.GetUint32("test.types.u32"); v != 3999999999 {
+		t.Fatalf("adjust: %d", v)
+	}
+	keys, err := c.Iter("test.types.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []cmapsvc.KeyInfo
+	for _, e := range def.Iter("test.types.") {
+		want = append(want, cmapsvc.KeyInfo{Key: e.Key, Type: e.Value.Type, Len: uint64(e.Value.Len())})
+	}
+	if !slices.Equal(keys, want) {
+		t.Fatalf("Iter = %v\nwant %v", keys, want)
+	}
+	if err := c.Delete("new.key0"); err != nil || def.Has("new.key0") {
+		t.Fatalf("Delete: %v", err)
+	}
+	// Errors come back as icmap reports them.
+	checks := []struct {
+		err  error
+		want ipc.CsError
+	}{
+		{c.Delete("new.key0"), ipc.CsErrNotExist},
+		{c.Set("runtime.config.totem.token", cmap.U32(1)), ipc.CsErrAccess},
+		{c.Delete("totem.cluster_name"), ipc.CsErrAccess},
+		{c.Set("ab", cmap.U8(1)), ipc.CsErrNameTooLong},
+		{c.Set("bad key!", cmap.U8(1)), ipc.CsErrNameTooLong},
+		{c.AdjustInt("test.types.str", 1), ipc.CsErrInvalidParm},
+		{c.SetCurrentMap(5), ipc.CsErrNotExist},
+	}
+	for i, ck := range checks {
+		if !errors.Is(ck.err, ck.want) {
+			t.Errorf("check %d: got %v, want %v", i, ck.err, ck.want)
+		}
+	}
+}
+
+func TestStatsMapAndBusy(t *testing.T) {
+	name, _, stats := startLocal(t)
+	c := dial(t, name, 1)
+	v, err := c.Get("stats.srp.orf_token_rx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x, _ := v.AsUint64(); x != 12345 {
+		t.Fatalf("stats value %d", x)
+	}
+	if err := c.Set("stats.srp.mcast_tx", cmap.U64(1)); !errors.Is(err, ipc.CsErrAccess) {
+		t.Fatalf("stats key writable: %v", err)
+	}
+	if _, err := c.TrackAdd("stats.", cmap.TrackPrefix|cmap.TrackModify, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetCurrentMap(0); !errors.Is(err, ipc.CsErrBusy) {
+		t.Fatalf("map switch with an open track: %v", err)
+	}
+	stats.Set("stats.srp.mcast_tx", cmap.U64(100))
+	inst, ev, err := c.ReadNotify(5 * time.Second)
+	if err != nil || inst != 1 || ev.Key != "stats.srp.mcast_tx" || ev.Kind != cmap.EventModify {
+		t.Fatalf("notify: %d %+v %v", inst, ev, err)
+	}
+}
+
+func TestTrackingNotifications(t *testing.T) {
+	name, def, _ := startLocal(t)
+	watcher := dial(t, name, 0)
+	writer := dial(t, name, 0)
+	h, err := watcher.TrackAdd("watch.", cmap.TrackPrefix|cmap.TrackAdd|cmap.TrackModify|cmap.TrackDelete, 0xfeedface)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writer.Set("watch.a", cmap.U32(1))
+	writer.Set("watch.a", cmap.U32(1)) // same value: no event
+	writer.Set("watch.a", cmap.Str("two"))
+	writer.Set("other.key", cmap.U8(1)) // outside the prefix
+	def.Delete("watch.a")               // daemon-side changes notify too
+	want := []cmap.Event{
+		{Key: "watch.a", Kind: cmap.EventAdd, New: cmap.U32(1)},
+		{Key: "watch.a", Kind: cmap.EventModify, New: cmap.Str("two"), Old: cmap.U32(1)},
+		{Key: "watch.a", Kind: cmap.EventDelete, Old: cmap.Str("two")},
+	}
+	for i, w := range want {
+		inst, ev, err := watcher.ReadNotify(5 * time.Second)
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+		if inst != 0xfeedface || ev.Key != w.Key || ev.Kind != w.Kind || !ev.New.Equal(w.New) || !ev.Old.Equal(w.Old) {
+			t.Fatalf("event %d: %+v, want %+v", i, ev, w)
+		}
+	}
+	if _, _, err := watcher.ReadNotify(100 * time.Millisecond); !errors.Is(err, client.ErrTimeout) {
+		t.Fatalf("unexpected extra event: %v", err)
+	}
+	if inst, err := watcher.TrackDelete(h); err != nil || inst != 0xfeedface {
+		t.Fatalf("TrackDelete: %x %v", inst, err)
+	}
+	if _, err := watcher.TrackDelete(h); !errors.Is(err, ipc.CsErrBadHandle) {
+		t.Fatalf("second TrackDelete: %v", err)
+	}
+}
+
+// TestGetResponseSizes checks pitfall 6: a GET reply is exactly 40 bytes
+// plus the buffer the client offered, whatever the value's length.
+func TestGetResponseSizes(t *testing.T) {
+	name, _, _ := startLocal(t)
+	c, err := client.Dial(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	get := func(key string, bufLen uint64) []byte {
+		req := make([]byte, cmapsvc.RequestSizes[cmapsvc.ReqGet])
+		for i := range req {
+			req[i] = 0xAA // garbage padding, as C clients send
+		}
+		ipc.PutRequestHeader(req, cmapsvc.ReqGet, len(req))
+		for i := 4; i < 8; i++ {
+			req[i] = 0xAA
+		}
+		binary.LittleEndian.PutUint16(req[16:], uint16(len(key)))
+		copy(req[24:], key)
+		req[24+len(key)] = 0
+		binary.LittleEndian.PutUint64(req[280:], bufLen)
+		resp, err := c.SendRecv(req, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	r := get("test.types.u32", 0)
+	if len(r) != 40 || binary.LittleEndian.Uint64(r[24:]) != 4 || r[32] != byte(cmap.TypeUint32) {
+		t.Fatalf("length query: % x", r)
+	}
+	r = get("test.types.u32", 100)
+	if len(r) != 140 || binary.LittleEndian.Uint64(r[24:]) != 4 || binary.LittleEndian.Uint32(r[40:]) != 4000000000 {
+		t.Fatalf("oversized buffer: %d bytes", len(r))
+	}
+	r = get("test.types.str", 3) // "hello world\0" needs 12
+	if h, _ := ipc.ParseResponseHeader(r); len(r) != 40 || h.Error != ipc.CsErrInvalidParm {
+		t.Fatalf("short buffer: %d bytes, %v", len(r), h.Error)
+	}
+	r = get("test.types.str", 1<<40) // absurd buffer: refused, not allocated
+	if h, _ := ipc.ParseResponseHeader(r); len(r) != 40 || h.Error != ipc.CsErrNoMemory {
+		t.Fatalf("huge buffer: %d bytes, %v", len(r), h.Error)
+	}
+}
+
+func TestAuthorizer(t *testing.T) {
+	s := cmap.New()
+	auth := cmapsvc.Authorizer(s)
+	try := func(uid, gid int) syscall.Errno { return auth(nil, ipc.Cred{PID: 1, UID: uid, GID: gid}) }
+	if try(0, 1000) != 0 || try(1000, 0) != 0 {
+		t.Fatal("root user or group refused")
+	}
+	if try(1000, 1000) != syscall.EACCES {
+		t.Fatal("unprivileged client accepted with no uidgid keys")
+	}
+	s.Set("uidgid.gid.1000", cmap.U8(2))
+	if try(1000, 1000) != syscall.EACCES {
+		t.Fatal("value 2 must not grant access")
+	}
+	s.Set("uidgid.gid.1000", cmap.U8(1))
+	if try(5, 1000) != 0 {
+		t.Fatal("uidgid.gid key ignored")
+	}
+	s.Set("uidgid.config.uid.7", cmap.U8(1))
+	if try(7, 7) != 0 || try(8, 8) != syscall.EACCES {
+		t.Fatal("uidgid.config.uid key handled wrongly")
+	}
+	s.Set("uidgid.uid.9", cmap.U32(1)) // wrong type: icmap_get_uint8 fails
+	if try(9, 9) != syscall.EACCES {
+		t.Fatal("a u32 uidgid key granted access")
+	}
+}
