@@ -22,8 +22,11 @@ import (
 const helperEnv = "RINGFENCE_CMAPSVC_HELPER"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(helperEnv) == "server" {
+	switch os.Getenv(helperEnv) {
+	case "server":
 		os.Exit(runHelperServer())
+	case "corosync-client":
+		os.Exit(runCorosyncClient())
 	}
 	os.Exit(m.Run())
 }
