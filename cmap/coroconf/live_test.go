@@ -2,6 +2,9 @@ package coroconf
 
 import (
 	"flag"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,4 +76,98 @@ func TestLiveCorosyncAgrees(t *testing.T) {
 			checkAgainst(t, base, cfg, perr, v, golden)
 		})
 	}
+}
+
+// TestLiveDifferential mutates the golden files (drop, repeat or swap
+// lines, replace values) with a fixed seed and checks that corosync -t and
+// our parser give the same verdict and message on every variant.
+func TestLiveDifferential(t *testing.T) {
+	liveCorosyncReady(t)
+	in := t.TempDir()
+	// RF_DIFF_SEED and RF_DIFF_PER_FILE widen the search when exploring.
+	seed, perFile := uint64(1), 6
+	if v, err := strconv.ParseUint(os.Getenv("RF_DIFF_SEED"), 10, 64); err == nil {
+		seed = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("RF_DIFF_PER_FILE")); err == nil && v > 0 {
+		perFile = v
+	}
+	rng := rand.New(rand.NewPCG(seed, 7))
+	values := []string{"0", "-1", "4294967296", "yes", "", "x y", "198.18.0.1", "::1", "udp", "knet", "ipv6", "1", "abc", "300", "{", "}"}
+	var names []string
+	for _, path := range confFiles(t) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := strings.TrimSuffix(filepath.Base(path), ".conf")
+		for k := 0; k < perFile; k++ {
+			lines := strings.Split(string(data), "\n")
+			i := rng.IntN(len(lines))
+			switch rng.IntN(6) {
+			case 0:
+				lines = append(lines[:i], lines[i+1:]...)
+			case 1:
+				lines = append(lines[:i+1], lines[i:]...)
+			case 2:
+				j := rng.IntN(len(lines))
+				lines[i], lines[j] = lines[j], lines[i]
+			case 3:
+				if c := strings.IndexByte(lines[i], ':'); c >= 0 {
+					lines[i] = lines[i][:c+1] + " " + values[rng.IntN(len(values))]
+				}
+			case 4:
+				extra := []string{"\ttransport: udp", "\ttransport: knet", "\tip_version: ipv6", "\tnodeid: 9", "\tname: rfhost",
+					"\tring1_addr: 198.18.1.1", "\tclear_node_high_bit: yes", "\tsecauth: on", "\tlink_mode: rr", "\tbroadcast: yes",
+					"\tinterface {\n\t\tbindnetaddr: 198.18.0.0\n\t}", "\ttoken: 40", "\ttoken_warning: 101", "\thold: 5"}
+				lines = append(lines[:i], append([]string{extra[rng.IntN(len(extra))]}, lines[i:]...)...)
+			case 5:
+				lines[i] = strings.ReplaceAll(lines[i], "198.18.0.1", "198.18.0.77")
+			}
+			name := fmt.Sprintf("%s-m%d.conf", base, k)
+			if err := os.WriteFile(filepath.Join(in, name), []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, name)
+		}
+	}
+	out := t.TempDir()
+	cmd := exec.Command("sh", filepath.Join(mustAbs(t, confDir), "record.sh"))
+	cmd.Env = append(os.Environ(), "RECORD_IN="+in, "RECORD_OUT="+out, "RECORD_VERDICT_ONLY=1")
+	if log, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("record.sh: %v\n%s", err, log)
+	}
+	env := goldenEnv()
+	env.UidgidDir = filepath.Join(in, "uidgid.d")
+	agree := 0
+	for _, name := range names {
+		v := readVerdict(t, filepath.Join(out, strings.TrimSuffix(name, ".conf")+".verdict"))
+		data, _ := os.ReadFile(filepath.Join(in, name))
+		cfg, err := Parse(name, data, env)
+		ok := t.Run(name, func(t *testing.T) {
+			if v.exit == 0 {
+				if err != nil {
+					t.Fatalf("corosync accepts, we reject: %v\n%s", err, data)
+				}
+				_ = cfg
+				return
+			}
+			checkAgainst(t, name, cfg, err, v, "")
+		})
+		if ok {
+			agree++
+		} else {
+			t.Logf("%s was:\n%s", name, data)
+		}
+	}
+	t.Logf("%d of %d mutated configs get corosync's verdict and message", agree, len(names))
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

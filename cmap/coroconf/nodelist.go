@@ -78,23 +78,49 @@ func (r *totemReader) nodelistByName(find string, stripDomain bool) (uint32, boo
 // findLocalNode is find_local_node: which nodelist entry is this machine.
 // Order: host name, host name with domain parts removed, names and
 // numeric forms of local addresses, then resolving every configured
-// name/ring0_addr and comparing with the local addresses. The result is
+// name/ring0_addr and comparing with the local addresses. A match is
 // cached in nodelist.local_node_pos.
-func (r *totemReader) findLocalNode() (uint32, bool) {
+//
+// usable mirrors corosync's return value: when nothing matches, corosync
+// still returns the node position of the last nodelist key its final loop
+// looked at (the variable is reused by sscanf), and its callers then treat
+// that node as local for bindnetaddr and node id purposes; only the
+// missing cache key makes the later check fail with "No valid name found
+// for local host". We reproduce that so the verdicts stay identical.
+func (r *totemReader) findLocalNode() (pos uint32, usable bool) {
 	if v, ok := r.u32("nodelist.local_node_pos"); ok {
 		return v, true
 	}
-	pos, ok := r.searchLocalNode()
-	if ok {
+	pos, found, usable := r.searchLocalNode()
+	if found {
 		_ = r.m.Set("nodelist.local_node_pos", cmap.U32(pos))
 	}
-	return pos, ok
+	return pos, usable
 }
 
-func (r *totemReader) searchLocalNode() (uint32, bool) {
+// leadingNodePos is sscanf("nodelist.node.%u") alone: it succeeds when
+// digits follow the prefix, whatever comes after them.
+func leadingNodePos(key string) (uint32, bool) {
+	s, found := strings.CutPrefix(key, "nodelist.node.")
+	if !found {
+		return 0, false
+	}
+	i := 0
+	var v uint64
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		v = v*10 + uint64(s[i]-'0')
+		if v > math.MaxUint32 {
+			v = math.MaxUint32
+		}
+		i++
+	}
+	return uint32(v), i > 0
+}
+
+func (r *totemReader) searchLocalNode() (pos uint32, found, usable bool) {
 	host := r.env.Hostname
 	if pos, ok := r.nodelistByName(host, false); ok {
-		return pos, true
+		return pos, true, true
 	}
 	short := host
 	for {
@@ -104,11 +130,11 @@ func (r *totemReader) searchLocalNode() (uint32, bool) {
 		}
 		short = short[:d]
 		if pos, ok := r.nodelistByName(short, false); ok {
-			return pos, true
+			return pos, true, true
 		}
 	}
 	if pos, ok := r.nodelistByName(short, true); ok {
-		return pos, true
+		return pos, true, true
 	}
 	for _, a := range r.env.LocalAddrs {
 		var names []string
@@ -118,26 +144,28 @@ func (r *totemReader) searchLocalNode() (uint32, bool) {
 		if len(names) == 0 {
 			names = []string{a.String()} // getnameinfo falls back to numeric
 		}
-		for _, n := range names[:1] {
-			if pos, ok := r.nodelistByName(n, false); ok {
-				return pos, true
-			}
-			if d := strings.IndexByte(n, '.'); d >= 0 {
-				if pos, ok := r.nodelistByName(n[:d], false); ok {
-					return pos, true
-				}
+		n := names[0]
+		if pos, ok := r.nodelistByName(n, false); ok {
+			return pos, true, true
+		}
+		if d := strings.IndexByte(n, '.'); d >= 0 {
+			if pos, ok := r.nodelistByName(n[:d], false); ok {
+				return pos, true, true
 			}
 		}
 		// The numeric retry passes sizeof(struct sockaddr), which only
 		// fits IPv4.
 		if a.Is4() {
 			if pos, ok := r.nodelistByName(a.String(), false); ok {
-				return pos, true
+				return pos, true, true
 			}
 		}
 	}
 	for _, e := range r.m.Iter("nodelist.node.") {
-		pos, rest, ok := nodeKey(e.Key)
+		if p, ok := leadingNodePos(e.Key); ok {
+			pos, usable = p, true
+		}
+		_, rest, ok := nodeKey(e.Key)
 		if !ok || (rest != "name" && rest != "ring0_addr") {
 			continue
 		}
@@ -148,12 +176,12 @@ func (r *totemReader) searchLocalNode() (uint32, bool) {
 		for _, cand := range r.env.lookupAll(v) {
 			for _, local := range r.env.LocalAddrs {
 				if cand.Unmap().WithZone("") == local.Unmap().WithZone("") {
-					return pos, true
+					return pos, true, true
 				}
 			}
 		}
 	}
-	return 0, false
+	return pos, false, usable
 }
 
 // nodelistToInterface is config_convert_nodelist_to_interface: the local

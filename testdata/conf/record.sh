@@ -11,8 +11,10 @@
 # Usage: sh record.sh [NAME.conf ...]   (run from anywhere)
 # RECORD_OUT=DIR writes the results to DIR instead of beside the files (the
 # live Go test uses this to compare the installed corosync with our parser).
+# RECORD_IN=DIR reads the *.conf files from DIR; RECORD_VERDICT_ONLY=1 skips
+# starting corosync (only `corosync -t` verdicts).
 set -u
-cd "$(dirname "$0")"
+cd "${RECORD_IN:-$(dirname "$0")}"
 OUT=${RECORD_OUT:-.}
 [ "$(id -u)" = 0 ] || { echo "record.sh: needs root" >&2; exit 1; }
 command -v corosync >/dev/null || { echo "record.sh: corosync not installed" >&2; exit 1; }
@@ -70,7 +72,7 @@ for f in $files; do
 	rc=$?
 	{ echo "exit $rc"; printf '%s\n' "$out" | strip_time; } > "$OUT/$name.verdict"
 	rm -f "$OUT/$name.golden"
-	if [ $rc -eq 0 ]; then
+	if [ $rc -eq 0 ] && [ -z "${RECORD_VERDICT_ONLY:-}" ]; then
 		in_ns corosync -f -c "$f" > /dev/null 2>&1 &
 		pid=$!
 		i=0
