@@ -31,8 +31,8 @@ type Message struct {
 	Groups [][]byte
 	// Payload is the message after the group header. It aliases either the
 	// delivered packet (when the message sat whole in one packet) or a
-	// buffer handed over by the assembler; the assembler never writes to
-	// it again.
+	// fresh copy made for a reassembled message; the assembler never
+	// writes to it again.
 	Payload []byte
 	// Swapped is the sender's byte order flag, passed through so that
 	// services can convert their own integers.
@@ -57,7 +57,11 @@ type Stats struct {
 }
 
 type assembly struct {
-	buf       []byte // the head of a message continued in later packets
+	// buf holds the head of a message continued in later packets. Its
+	// storage is kept between messages (as Corosync keeps its assembly
+	// buffers), so a busy sender of large messages does not regrow it;
+	// complete messages are copied out at their exact size.
+	buf       []byte
 	lastFrag  uint8  // fragment number the next packet must continue, 0 if none
 	throwAway bool   // skipping the rest of a message whose head was lost
 }
@@ -183,7 +187,7 @@ func (a *Assembler) Deliver(dst []Message, node uint32, pkt []byte, swapped bool
 				h.Continuation, as.lastFrag, len(as.buf)))
 		}
 		a.stats.DiscardedBytes += uint64(len(as.buf))
-		as.buf, as.lastFrag, as.throwAway = nil, 0, false
+		as.buf, as.lastFrag, as.throwAway = as.buf[:0], 0, false
 		if h.Continuation != 0 && n > 0 {
 			// The first piece continues a message whose head we lack.
 			a.stats.DiscardedBytes += uint64(h.Lens[0])
@@ -206,7 +210,7 @@ func (a *Assembler) Deliver(dst []Message, node uint32, pkt []byte, swapped bool
 				a.stats.TooLarge++
 				a.stats.DiscardedBytes += uint64(len(as.buf) + l)
 				report(ErrTooLarge, fmt.Sprintf("more than %d bytes", a.max))
-				as.buf, as.lastFrag, as.throwAway = nil, 0, true
+				as.buf, as.lastFrag, as.throwAway = as.buf[:0], 0, true
 				return dst, firstErr
 			}
 			as.buf = append(as.buf, piece...)
@@ -219,11 +223,12 @@ func (a *Assembler) Deliver(dst []Message, node uint32, pkt []byte, swapped bool
 				a.stats.TooLarge++
 				a.stats.DiscardedBytes += uint64(len(as.buf) + l)
 				report(ErrTooLarge, fmt.Sprintf("more than %d bytes", a.max))
-				as.buf = nil
+				as.buf = as.buf[:0]
 				continue
 			}
-			msg = append(as.buf, piece...)
-			as.buf = nil // handed to the caller
+			msg = make([]byte, len(as.buf)+l)
+			copy(msg[copy(msg, as.buf):], piece)
+			as.buf = as.buf[:0]
 		}
 		var payload []byte
 		first := len(names)
@@ -244,6 +249,6 @@ func (a *Assembler) Deliver(dst []Message, node uint32, pkt []byte, swapped bool
 		})
 	}
 	as.lastFrag = 0
-	as.buf = nil
+	as.buf = as.buf[:0]
 	return dst, firstErr
 }

@@ -46,6 +46,7 @@ type Packer struct {
 	cont       uint8    // continuation byte for the next packet
 	nextFrag   uint8    // next fragment number to hand out
 	vecs       [][]byte // scratch iovec list
+	groupLens  []byte   // scratch group length table
 }
 
 // NewPacker returns a packer for packets of at most mtu bytes, where mtu
@@ -80,8 +81,8 @@ func (p *Packer) Add(dst []Packet, guarantee uint32, groups []string, iov ...[]b
 	if len(iov) > MaxAppIovecs {
 		return dst, fmt.Errorf("totempg: %d iovecs, at most %d per message", len(iov), MaxAppIovecs)
 	}
-	var lensBuf [2 + 2*MaxGroupsPerMessage]byte
-	vecs := append(p.vecs[:0], appendGroupLens(lensBuf[:0], groups))
+	p.groupLens = appendGroupLens(p.groupLens[:0], groups)
+	vecs := append(p.vecs[:0], p.groupLens)
 	for _, g := range groups {
 		// Read-only view of the name: the packer only copies from it.
 		vecs = append(vecs, unsafe.Slice(unsafe.StringData(g), len(g)))
