@@ -62,8 +62,8 @@ type assembly struct {
 	// buffers), so a busy sender of large messages does not regrow it;
 	// complete messages are copied out at their exact size.
 	buf       []byte
-	lastFrag  uint8  // fragment number the next packet must continue, 0 if none
-	throwAway bool   // skipping the rest of a message whose head was lost
+	lastFrag  uint8 // fragment number the next packet must continue, 0 if none
+	throwAway bool  // skipping the rest of a message whose head was lost
 }
 
 // Assembler is the receive half of totempg: it rebuilds the messages each
