@@ -57,7 +57,12 @@ func randomMessage(r *rand.Rand, maxLarge int) ([]string, [][]byte, []byte) {
 // token-time flushes and returns the packets and what each message was.
 func sendStream(t testing.TB, r *rand.Rand, node uint32, count, maxLarge int) ([]Packet, []sent) {
 	t.Helper()
-	p, err := NewPacker(testMTU)
+	return sendStreamMTU(t, r, testMTU, node, count, maxLarge)
+}
+
+func sendStreamMTU(t testing.TB, r *rand.Rand, mtu int, node uint32, count, maxLarge int) ([]Packet, []sent) {
+	t.Helper()
+	p, err := NewPacker(mtu)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,6 +91,11 @@ func sendStream(t testing.TB, r *rand.Rand, node uint32, count, maxLarge int) ([
 // checkStream verifies every packet against the wire rules.
 func checkStream(t testing.TB, pkts []Packet) []PacketHeader {
 	t.Helper()
+	return checkStreamMTU(t, pkts, testMTU)
+}
+
+func checkStreamMTU(t testing.TB, pkts []Packet, mtu int) []PacketHeader {
+	t.Helper()
 	hs := make([]PacketHeader, len(pkts))
 	var prev uint8
 	for i, pk := range pkts {
@@ -93,8 +103,8 @@ func checkStream(t testing.TB, pkts []Packet) []PacketHeader {
 		if err != nil {
 			t.Fatalf("packet %d: %v", i, err)
 		}
-		if len(pk.Payload) > testMTU {
-			t.Fatalf("packet %d: %d bytes over mtu", i, len(pk.Payload))
+		if len(pk.Payload) > mtu {
+			t.Fatalf("packet %d: %d bytes over mtu %d", i, len(pk.Payload), mtu)
 		}
 		if h.Continuation != prev {
 			t.Fatalf("packet %d: continuation %d after fragment %d", i, h.Continuation, prev)
@@ -255,5 +265,31 @@ func TestPropertyLostPacketRecovery(t *testing.T) {
 	}
 	if trials < 50 {
 		t.Fatalf("only %d usable trials", trials)
+	}
+}
+
+// The smallest mtu we accept, with many tiny and group-less messages,
+// drives the length table close to filling the packet.
+func TestPropertySmallMTU(t *testing.T) {
+	for _, mtu := range []int{72, 73, 100} {
+		r := rand.New(rand.NewPCG(uint64(mtu), 4))
+		pkts, want := sendStreamMTU(t, r, mtu, 3, 400, 3000)
+		checkStreamMTU(t, pkts, mtu)
+		a := NewAssembler(0)
+		var got []Message
+		for i, pk := range pkts {
+			var err error
+			if got, err = a.Deliver(got, 3, pk.Payload, false); err != nil {
+				t.Fatalf("mtu %d packet %d: %v", mtu, i, err)
+			}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("mtu %d: %d messages, want %d", mtu, len(got), len(want))
+		}
+		for i := range want {
+			if err := sameMessage(got[i], want[i]); err != nil {
+				t.Fatalf("mtu %d message %d: %v", mtu, i, err)
+			}
+		}
 	}
 }
