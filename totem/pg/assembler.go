@@ -5,11 +5,14 @@ import (
 	"fmt"
 )
 
-// Phase selects which set of reassembly buffers a delivery uses. Corosync
-// keeps one set for normal operation and a separate one for messages
-// delivered while srp waits for the transitional configuration to be
-// acknowledged, so that old-ring leftovers and new-ring traffic from the
-// same node never splice together.
+// Phase selects which set of reassembly buffers a delivery uses, mirroring
+// totemsrp's waiting_trans_ack flag. Corosync switches to the
+// transitional set when a new ring becomes operational, right after the
+// old ring's recovered messages have been delivered with the regular set,
+// and back to the regular set when the service sync completes (exec calls
+// totempg_trans_ack). A node starts in the transitional phase. Keeping two
+// sets means a message cut short by the ring change is never spliced onto
+// new-ring traffic from the same node.
 type Phase uint8
 
 const (
@@ -97,13 +100,15 @@ func NewAssembler(maxMessage int) *Assembler {
 	}
 	return &Assembler{
 		max:   maxMessage,
+		phase: PhaseTransitional, // totemsrp starts with waiting_trans_ack set
 		nodes: [2]map[uint32]*assembly{{}, {}},
 	}
 }
 
-// SetPhase switches between the regular and transitional buffer sets. srp
-// sets PhaseTransitional while it waits for the transitional membership to
-// be acknowledged and PhaseRegular afterwards.
+// SetPhase switches between the regular and transitional buffer sets:
+// PhaseTransitional when srp enters OPERATIONAL on a new ring (after
+// delivering the old ring's messages), PhaseRegular when sync completes.
+// Partial messages stay in their set across switches, as in Corosync.
 func (a *Assembler) SetPhase(p Phase) { a.phase = p }
 
 // Phase returns the current phase.

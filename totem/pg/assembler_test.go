@@ -129,6 +129,10 @@ func TestAssembleLostPacketMidMessage(t *testing.T) {
 func TestAssemblePhasesAreSeparate(t *testing.T) {
 	m := msgA("regular-message")
 	a := NewAssembler(0)
+	if a.Phase() != PhaseTransitional {
+		t.Fatal("a new assembler must start transitional, as totemsrp does")
+	}
+	a.SetPhase(PhaseRegular)
 	runSteps(t, a, []step{{1, pkt(1, 0, m[:6]), nil, nil}})
 	a.SetPhase(PhaseTransitional)
 	if a.Phase() != PhaseTransitional || a.Partial(1) != 0 {
@@ -148,6 +152,7 @@ func TestAssemblePhasesAreSeparate(t *testing.T) {
 func TestAssembleNodesLeft(t *testing.T) {
 	m := msgA("abcdef")
 	a := NewAssembler(0)
+	a.SetPhase(PhaseRegular)
 	runSteps(t, a, []step{{1, pkt(1, 0, m[:3]), nil, nil}, {2, pkt(1, 0, m[:3]), nil, nil}})
 	a.SetPhase(PhaseTransitional)
 	runSteps(t, a, []step{{1, pkt(1, 0, m[:2]), nil, nil}})
