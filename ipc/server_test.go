@@ -77,7 +77,7 @@ type fixture struct {
 	name string
 }
 
-func startEcho(t *testing.T, cfg ipc.Config) *fixture {
+func startEcho(t testing.TB, cfg ipc.Config) *fixture {
 	t.Helper()
 	if _, err := os.Stat("/dev/shm"); err != nil {
 		t.Skip("needs /dev/shm")

@@ -17,14 +17,14 @@ import (
 // nsServer is the helper server running in its own network namespace, so
 // its abstract "cmap" socket cannot meet a real corosync's.
 type nsServer struct {
-	t     *testing.T
+	t     testing.TB
 	ns    string
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
 	out   *bufio.Reader
 }
 
-func needTools(t *testing.T, tools ...string) {
+func needTools(t testing.TB, tools ...string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for network namespaces")
@@ -36,7 +36,7 @@ func needTools(t *testing.T, tools ...string) {
 	}
 }
 
-func newNetns(t *testing.T) string {
+func newNetns(t testing.TB) string {
 	t.Helper()
 	ns := fmt.Sprintf("rfipc%d-%d", os.Getpid(), time.Now().UnixNano()%100000)
 	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
@@ -46,7 +46,7 @@ func newNetns(t *testing.T) string {
 	return ns
 }
 
-func startNsServer(t *testing.T) *nsServer {
+func startNsServer(t testing.TB) *nsServer {
 	t.Helper()
 	ns := newNetns(t)
 	cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^$")
