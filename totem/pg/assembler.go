@@ -79,8 +79,8 @@ type assembly struct {
 // too, and if the packet holds nothing else and continues further the
 // assembler throws pieces away until the node's orphaned message ends.
 // Messages in the same packet that do not depend on the lost data are
-// still delivered (Corosync drops those as well; see the package notes in
-// the README).
+// still delivered (Corosync drops those too; see the package
+// documentation).
 //
 // An Assembler is not safe for concurrent use.
 type Assembler struct {
