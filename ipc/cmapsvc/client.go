@@ -262,3 +262,12 @@ func DecodeNotify(msg []byte) (inst uint64, ev cmap.Event, err error) {
 	}
 	return inst, ev, nil
 }
+
+// GetRequestForBench builds a GET for key offering a bufLen-byte buffer,
+// the single round trip libcmap's cmap_get_uint32 and friends make.
+func GetRequestForBench(key string, bufLen uint64) []byte {
+	req := newRequest(ReqGet, RequestSizes[ReqGet])
+	putName(req, offKey, key)
+	binary.LittleEndian.PutUint64(req[offReqArg:], bufLen)
+	return req
+}

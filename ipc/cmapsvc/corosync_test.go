@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -127,7 +128,10 @@ func runCorosyncClient() int {
 	return 0
 }
 
-func TestGoClientAgainstRealCorosync(t *testing.T) {
+// startCorosync runs a single-node udpu corosync 3.1.7 in a fresh
+// network namespace with private /run and /var/lib/corosync.
+func startCorosync(t testing.TB) string {
+	t.Helper()
 	needTools(t, "corosync", "corosync-cmapctl", "unshare")
 	ns := newNetns(t)
 	for _, args := range [][]string{{"link", "set", "lo", "up"}, {"addr", "add", "198.18.0.1/32", "dev", "lo"}} {
@@ -158,7 +162,11 @@ func TestGoClientAgainstRealCorosync(t *testing.T) {
 			t.Logf("corosync log:\n%s", coroLog.String())
 		}
 	})
+	return ns
+}
 
+func TestGoClientAgainstRealCorosync(t *testing.T) {
+	ns := startCorosync(t)
 	helper := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^$")
 	helper.Env = append(os.Environ(), helperEnv+"=corosync-client")
 	out, err := helper.CombinedOutput()
@@ -182,4 +190,71 @@ func TestGoClientAgainstRealCorosync(t *testing.T) {
 			t.Errorf("prefix %s differs:\n--- Go client\n%s--- corosync-cmapctl\n%s", p, a, b)
 		}
 	}
+}
+
+// runBenchClient is the helper side of the Go-client benchmarks: n GETs
+// of key with a 16-byte buffer (what libcmap's cmap_get_uint32 sends), one
+// round trip each. It prints the rate.
+func runBenchClient() int {
+	n, _ := strconv.Atoi(os.Getenv(helperEnv + "_N"))
+	key := os.Getenv(helperEnv + "_KEY")
+	var c *cmapsvc.Client
+	var err error
+	if name := os.Getenv(helperEnv + "_SERVICE"); name != "" {
+		c, err = cmapsvc.DialService(name, 0)
+	} else {
+		c, err = dialRetry(0)
+	}
+	if err != nil {
+		fmt.Println("FAIL", err)
+		return 1
+	}
+	defer c.Close()
+	req := cmapsvc.GetRequestForBench(key, 16)
+	start := time.Now()
+	for range n {
+		if _, err := c.IPC().SendRecv(req, -1); err != nil {
+			fmt.Println("FAIL", err)
+			return 1
+		}
+	}
+	fmt.Printf("%.0f req/s\n", float64(n)/time.Since(start).Seconds())
+	return 0
+}
+
+func benchGoClient(b *testing.B, ns, key string) {
+	cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"=bench-client", helperEnv+"_N="+strconv.Itoa(b.N), helperEnv+"_KEY="+key)
+	b.ResetTimer()
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.HasSuffix(string(out), "req/s\n") {
+		b.Fatalf("%v %s", err, out)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
+// BenchmarkGoClientGetCorosync: our Go client against the real corosync.
+func BenchmarkGoClientGetCorosync(b *testing.B) {
+	benchGoClient(b, startCorosync(b), "runtime.config.totem.token")
+}
+
+// BenchmarkGoClientGetOurs: our Go client against our server (separate
+// processes, as in production).
+func BenchmarkGoClientGetOurs(b *testing.B) {
+	needTools(b)
+	benchGoClient(b, startNsServer(b).ns, "test.types.u32")
+}
+
+// BenchmarkLibcmapGetCorosync: the C library against the real corosync,
+// the reference figure for BenchmarkLibcmapGet.
+func BenchmarkLibcmapGetCorosync(b *testing.B) {
+	bin := buildLibcmapClient(b)
+	ns := startCorosync(b)
+	time.Sleep(time.Second) // let corosync finish its first sync
+	b.ResetTimer()
+	out, err := exec.Command("ip", "netns", "exec", ns, bin, "bench", strconv.Itoa(b.N), "runtime.config.totem.token").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "req/s") {
+		b.Fatalf("%v %s", err, out)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 }

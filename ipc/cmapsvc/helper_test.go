@@ -27,6 +27,8 @@ func TestMain(m *testing.M) {
 		os.Exit(runHelperServer())
 	case "corosync-client":
 		os.Exit(runCorosyncClient())
+	case "bench-client":
+		os.Exit(runBenchClient())
 	}
 	os.Exit(m.Run())
 }

@@ -3,7 +3,7 @@
  * with gcc -lcmap when libcmap-dev is installed).
  *
  *   libcmap-client check     exercise get/set/iter against the test store
- *   libcmap-client bench N   time N cmap_get_uint32 calls
+ *   libcmap-client bench N [key]   time N cmap_get_uint32 calls
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,13 +74,13 @@ static int check(cmap_handle_t h)
 	return 0;
 }
 
-static int bench(cmap_handle_t h, long n)
+static int bench(cmap_handle_t h, long n, const char *key)
 {
 	struct timespec a, b;
 	uint32_t v;
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (long i = 0; i < n; i++) {
-		if (cmap_get_uint32(h, "test.types.u32", &v) != CS_OK) {
+		if (cmap_get_uint32(h, key, &v) != CS_OK) {
 			printf("get failed at %ld\n", i);
 			return 1;
 		}
@@ -101,7 +101,7 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "check") == 0)
 		rc = check(h);
 	else
-		rc = bench(h, argc > 2 ? atol(argv[2]) : 10000);
+		rc = bench(h, argc > 2 ? atol(argv[2]) : 10000, argc > 3 ? argv[3] : "test.types.u32");
 	cmap_finalize(h);
 	return rc;
 }
