@@ -277,3 +277,60 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 	t.Fatal("condition not reached in 5 s")
 }
+
+// TestHostileClientCannotCrashServer: a client owns its ring files, so it
+// can truncate them (touching the lost pages raises SIGBUS) or scribble
+// over the chunk headers. Either way only its own connection must die.
+func TestHostileClientCannotCrashServer(t *testing.T) {
+	for _, attack := range []string{"truncate", "scribble"} {
+		t.Run(attack, func(t *testing.T) {
+			f := startEcho(t, ipc.Config{})
+			c, err := client.Dial(f.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := c.SendRecv(request(0, []byte("warm up")), 5*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			f.echo.mu.Lock()
+			conn := f.echo.lastConn
+			f.echo.mu.Unlock()
+			base := conn.Description() + "-request-" + f.name
+			ring, err := ipc.OpenRing(base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, dataPath := ring.Paths()
+			switch attack {
+			case "truncate":
+				if err := os.Truncate(dataPath, 0); err != nil {
+					t.Fatal(err)
+				}
+			case "scribble":
+				// A committed-looking chunk claiming 1 GiB.
+				garbage := binary.LittleEndian.AppendUint32(nil, 1<<30)
+				garbage = binary.LittleEndian.AppendUint32(garbage, 0xA1A1A1A1)
+				fd, _ := os.OpenFile(dataPath, os.O_RDWR, 0)
+				fd.WriteAt(bytes.Repeat(garbage, 1024), 0)
+				fd.Close()
+			}
+			// Announce a request the way a client does: post + doorbell.
+			ipc.RingPostForTest(ring)
+			ring.Close(false)
+			syscall.Write(c.Fd(), []byte{1})
+			waitFor(t, func() bool { _, d := f.echo.counts(); return d == 1 })
+			if st := conn.Stats(); st.InvalidRequest == 0 {
+				t.Fatalf("corrupt ring not counted: %+v", st)
+			}
+			c2, err := client.Dial(f.name)
+			if err != nil {
+				t.Fatalf("server unusable after the attack: %v", err)
+			}
+			defer c2.Close()
+			if _, err := c2.SendRecv(request(0, []byte("still here")), 5*time.Second); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
