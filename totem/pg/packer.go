@@ -74,6 +74,12 @@ func (p *Packer) Pending() (messages, bytes int) { return len(p.lens), len(p.sta
 // appends to dst the packets that must go out now (none if the message was
 // only staged). An empty groups list is allowed (the message then reaches
 // no group instance), as Corosync allows it.
+//
+// Pass the pieces the way the Corosync sender passes its iovecs when the
+// packets must match Corosync's byte for byte: the iovec boundaries steer
+// the packing. For example cpg sends an MCAST as its 184-byte header and
+// the data as two iovecs; sync, votequorum, cmap and the cpg downlist send
+// one buffer.
 func (p *Packer) Add(dst []Packet, guarantee uint32, groups []string, iov ...[]byte) ([]Packet, error) {
 	if err := checkGroups(groups); err != nil {
 		return dst, err
