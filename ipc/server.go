@@ -476,3 +476,14 @@ func (s *Server) mkConnDir(cred Cred, fd int) (string, error) {
 	}
 	return "", syscall.EEXIST
 }
+
+// Conns returns the live connections (for statistics).
+func (s *Server) Conns() []*Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		out = append(out, c)
+	}
+	return out
+}

@@ -218,10 +218,10 @@ func TestInvalidRequestsAnsweredAndCounted(t *testing.T) {
 	}
 	defer c.Close()
 	bad := [][]byte{
-		request(7, nil),       // unknown id
-		request(-5, nil),      // negative id
-		request(1, nil),       // id 1 needs 20 bytes
-		{1, 2, 3, 4, 5, 6, 7}, // shorter than a header
+		request(7, nil),  // unknown id
+		request(-5, nil), // negative id
+		request(1, nil),  // id 1 needs 20 bytes
+		make([]byte, 16), // header only, size field 0
 		func() []byte { b := request(0, []byte("xyz")); binary.LittleEndian.PutUint32(b[8:], 999); return b }(), // lying size
 	}
 	for i, m := range bad {

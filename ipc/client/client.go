@@ -128,6 +128,10 @@ func (c *Client) SetFlowControlLimit(level int32) { c.fcEnable = level }
 
 // Send writes one request and rings the doorbell, without waiting.
 func (c *Client) Send(msg []byte) error {
+	if len(msg) < ipc.RequestHeaderSize {
+		// A zero-length chunk would tell the server we are leaving.
+		return syscall.EINVAL
+	}
 	if len(msg) > int(c.maxMsg) {
 		return syscall.EMSGSIZE
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -247,4 +248,66 @@ func TestAuthorizer(t *testing.T) {
 	if try(9, 9) != syscall.EACCES {
 		t.Fatal("a u32 uidgid key granted access")
 	}
+}
+
+func TestPublishIPCStats(t *testing.T) {
+	if _, err := os.Stat("/dev/shm"); err != nil {
+		t.Skip("needs /dev/shm")
+	}
+	def, stats := fixtureStores()
+	svc := cmapsvc.New(def, stats).IPCService()
+	svc.Name = fmt.Sprintf("rftest-cmap%d-%d", os.Getpid(), nameSeq.Add(1))
+	srv := ipc.NewServer(ipc.Config{})
+	srv.SetReady(true)
+	if err := srv.Serve(svc); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { srv.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done; srv.Close() }()
+
+	c := dial(t, svc.Name, 0)
+	c.Get("test.types.u8")
+	c.Get("test.types.u8") // two GETs = four requests (length, then value)
+	cmapsvc.PublishIPCStats(stats, srv)
+	if v, _ := stats.GetUint64("stats.ipcs.global.active"); v != 1 {
+		t.Fatalf("global.active = %d", v)
+	}
+	reqs := stats.Iter("stats.ipcs.service0.")
+	var found bool
+	for _, e := range reqs {
+		if strings.HasSuffix(e.Key, ".requests") {
+			found = true
+			if n, _ := e.Value.AsUint64(); n != 4 {
+				t.Fatalf("%s = %d, want 4", e.Key, n)
+			}
+			if !strings.HasPrefix(e.Key, fmt.Sprintf("stats.ipcs.service0.%d.0x", os.Getpid())) {
+				t.Fatalf("key %s does not follow service<id>.<pid>.<conn>", e.Key)
+			}
+		}
+	}
+	if !found || len(reqs) != 13 {
+		t.Fatalf("%d per-connection keys, want 13: %v", len(reqs), reqs)
+	}
+	c.Close()
+	waitUntil(t, func() bool { return srv.Stats().Active == 0 })
+	cmapsvc.PublishIPCStats(stats, srv)
+	if left := stats.Iter("stats.ipcs.service"); len(left) != 0 {
+		t.Fatalf("keys of a closed connection remain: %v", left)
+	}
+	if v, _ := stats.GetUint64("stats.ipcs.global.closed"); v != 1 {
+		t.Fatalf("global.closed = %d", v)
+	}
+}
+
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	for range 500 {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("condition not reached in 5 s")
 }
