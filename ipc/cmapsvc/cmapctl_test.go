@@ -282,3 +282,65 @@ func TestCorosyncCmapctlTracking(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func (s *nsServer) command(cmd string) string {
+	fmt.Fprintln(s.stdin, cmd)
+	line, _ := s.out.ReadString('\n')
+	return strings.TrimSpace(line)
+}
+
+// TestCmapctlRetriesUntilReady: before the daemon is ready the handshake
+// answers -EAGAIN; libcmap maps it to CS_ERR_TRY_AGAIN and cmapctl
+// retries once a second until the door opens.
+func TestCmapctlRetriesUntilReady(t *testing.T) {
+	needTools(t, "corosync-cmapctl")
+	s := startNsServer(t)
+	s.command("ready 0")
+	type result struct {
+		out string
+		err error
+	}
+	res := make(chan result, 1)
+	go func() { o, err := s.cmapctl("-g", "totem.cluster_name"); res <- result{o, err} }()
+	for i := 0; s.command("refused") == "0"; i++ {
+		if i > 250 {
+			t.Fatal("cmapctl never tried to connect")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.command("ready 1")
+	r := <-res
+	if r.err != nil || r.out != "totem.cluster_name (str) = ringfence-test\n" {
+		t.Fatalf("cmapctl after becoming ready: %q %v", r.out, r.err)
+	}
+}
+
+// TestKilledLibqbClientIsCleanedUp: a client killed with SIGKILL while
+// connected leaves nothing behind on the server side.
+func TestKilledLibqbClientIsCleanedUp(t *testing.T) {
+	needTools(t, "corosync-cmapctl")
+	s := startNsServer(t)
+	track := exec.Command("ip", "netns", "exec", s.ns, "corosync-cmapctl", "-t", "totem.version")
+	stdin, _ := track.StdinPipe()
+	defer stdin.Close()
+	if err := track.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; s.conns() != 1; i++ {
+		if i > 250 {
+			t.Fatal("cmapctl never connected")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	track.Process.Kill()
+	track.Wait()
+	for i := 0; s.conns() != 0; i++ {
+		if i > 250 {
+			t.Fatal("connection of a killed client not cleaned up")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if m, _ := filepath.Glob(fmt.Sprintf("/dev/shm/qb-%d-*", s.cmd.Process.Pid)); len(m) != 0 {
+		t.Fatalf("shared-memory directories left behind: %v", m)
+	}
+}

@@ -18,7 +18,8 @@ import (
 // helperEnv makes the test binary act as a small cmap IPC server (run
 // inside a network namespace by the interop tests). It reads commands on
 // stdin: "dump" and "dump-stats" print the store in cmapctl format ending
-// with "END"; "conns" prints the number of live IPC connections. EOF stops it.
+// with "END"; "conns" and "refused" print connection counters; "ready 0"
+// and "ready 1" close and open the door. EOF stops it.
 const helperEnv = "RINGFENCE_CMAPSVC_HELPER"
 
 func TestMain(m *testing.M) {
@@ -97,6 +98,14 @@ func runHelperServer() int {
 			fmt.Println("END")
 		case "conns":
 			fmt.Println(srv.Stats().Active)
+		case "ready 0":
+			srv.SetReady(false)
+			fmt.Println("done")
+		case "ready 1":
+			srv.SetReady(true)
+			fmt.Println("done")
+		case "refused":
+			fmt.Println(srv.Stats().Refused)
 		}
 	}
 	return 0
