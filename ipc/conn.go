@@ -24,7 +24,8 @@ type Conn struct {
 	base string // dir + "/qb": prefix of the ring names
 	log  *logrus.Entry
 
-	req, resp, ev *Ring
+	req, resp, ev *Ring      // shared-memory connection type
+	dg            *dgramConn // socket connection type
 
 	// Private is free for the service: set it in Connected, use it in
 	// Handle; only the owner goroutine touches it.
@@ -66,6 +67,12 @@ func (s *Server) newConn(sock *net.UnixConn, svc *Service, cred Cred, maxMsg uin
 			c.release()
 		}
 	}()
+	if s.cfg.SocketType {
+		if c.dg, err = newDgramConn(c); err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
 	if c.req, err = CreateRing(c.base+"-request-"+svc.Name, maxMsg, cred.UID, cred.GID); err != nil {
 		return nil, err
 	}
@@ -124,7 +131,12 @@ func (c *Conn) Respond(msg []byte) error {
 	if c.released || c.isClosed() {
 		return syscall.ENOTCONN
 	}
-	err := guard(func() error { return c.resp.Write(msg) })
+	var err error
+	if c.dg != nil {
+		err = c.dg.respond(msg)
+	} else {
+		err = guard(func() error { return c.resp.Write(msg) })
+	}
 	if err != nil {
 		c.ctr.sendRetries.Add(1)
 		c.log.WithError(err).Debug("response not sent")
@@ -146,7 +158,7 @@ func (c *Conn) SendEvent(msg []byte) error {
 	if c.released || c.isClosed() {
 		return syscall.ENOTCONN
 	}
-	if len(c.evQueue) == 0 {
+	if len(c.evQueue) == 0 && c.dg == nil {
 		err := guard(func() error { return c.ev.Write(msg) })
 		if err == nil {
 			c.ctr.dispatched.Add(1)
@@ -187,7 +199,12 @@ func (c *Conn) flushEvents() (owed int, waiting bool) {
 	}
 	for len(c.evQueue) > 0 {
 		msg := c.evQueue[0]
-		err := guard(func() error { return c.ev.Write(msg) })
+		var err error
+		if c.dg != nil {
+			err = c.dg.event(msg)
+		} else {
+			err = guard(func() error { return c.ev.Write(msg) })
+		}
 		if err == ErrRingFull {
 			break
 		}
@@ -199,7 +216,12 @@ func (c *Conn) flushEvents() (owed int, waiting bool) {
 		c.evQueue[0] = nil
 		c.evQueue = c.evQueue[1:]
 		c.ctr.dispatched.Add(1)
-		c.evNotify++
+		if c.dg == nil {
+			// Shared memory needs a doorbell byte per event; with the
+			// socket type the datagram itself wakes the client, and a
+			// stray byte on the setup socket would read as a hang-up.
+			c.evNotify++
+		}
 	}
 	c.ctr.queued.Store(uint32(len(c.evQueue)))
 	owed, c.evNotify = c.evNotify, 0
@@ -300,6 +322,9 @@ func (c *Conn) Close() {
 		if c.sock != nil {
 			c.sock.Close()
 		}
+		if c.dg != nil {
+			c.dg.req.Close() // wakes readLoopDgram
+		}
 	})
 }
 
@@ -310,6 +335,9 @@ func (c *Conn) setFlowControl(level int32) {
 	c.respMu.Lock()
 	if !c.released && c.req != nil {
 		guard(func() error { c.req.SetFlowControl(level); return nil })
+	}
+	if !c.released && c.dg != nil {
+		c.dg.setFlowControl(level)
 	}
 	c.respMu.Unlock()
 }
@@ -330,6 +358,9 @@ func (c *Conn) release() {
 		if r != nil {
 			r.Close(true)
 		}
+	}
+	if c.dg != nil {
+		c.dg.close()
 	}
 	c.evQueue = nil
 	if c.dir != "" {

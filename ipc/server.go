@@ -61,6 +61,10 @@ type Config struct {
 	// MaxQueuedEvents bounds the events kept per connection while its
 	// event ring is full (default 4096); beyond that SendEvent fails.
 	MaxQueuedEvents int
+	// SocketType serves libqb's socket connection type (datagram
+	// sockets; handy with strace, fine for the corosync tools) instead of
+	// shared memory, which is the default and what Pacemaker requires.
+	SocketType bool
 	// HandshakeTimeout bounds the wait for the 24-byte request (default 5 s).
 	HandshakeTimeout time.Duration
 	Log              *logrus.Entry
@@ -419,6 +423,10 @@ func (s *Server) handshake(sock *net.UnixConn, svc *Service) {
 	resp := ConnResponse{ConnType: ConnTypeSHM, MaxMsgSize: maxMsg, Connection: c.id,
 		Request: c.base + "-request-" + svc.Name, Response: c.base + "-response-" + svc.Name,
 		Event: c.base + "-event-" + svc.Name}
+	if c.dg != nil {
+		resp.ConnType = ConnTypeSocket
+		resp.Request, resp.Response, resp.Event = c.dg.ctlPath, c.dgramBase(), ""
+	}
 	if _, err := sock.Write(resp.Encode()); err != nil {
 		s.forget(c)
 		c.release()
@@ -434,7 +442,11 @@ func (s *Server) handshake(sock *net.UnixConn, svc *Service) {
 		return
 	}
 	s.wg.Add(2)
-	go c.readLoop()
+	if c.dg != nil {
+		go c.readLoopDgram()
+	} else {
+		go c.readLoop()
+	}
 	go c.writeLoop()
 }
 

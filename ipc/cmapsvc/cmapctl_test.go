@@ -46,11 +46,18 @@ func newNetns(t testing.TB) string {
 	return ns
 }
 
-func startNsServer(t testing.TB) *nsServer {
+func startNsServer(t testing.TB) *nsServer { return startNsServerType(t, false) }
+
+// startNsServerType starts the helper serving the socket connection type
+// when socket is true, shared memory otherwise.
+func startNsServerType(t testing.TB, socket bool) *nsServer {
 	t.Helper()
 	ns := newNetns(t)
 	cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"=server")
+	if socket {
+		cmd.Env = append(cmd.Env, helperEnv+"_SOCKET=1")
+	}
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
@@ -134,9 +141,19 @@ func linesWithPrefix(dump, prefix string) string {
 
 func lineOf(dump, key string) string { return linesWithPrefix(dump, key+" (") }
 
+// connTypes runs a test against both libqb connection types.
+func connTypes(t *testing.T, f func(t *testing.T, socket bool)) {
+	t.Run("shm", func(t *testing.T) { f(t, false) })
+	t.Run("socket", func(t *testing.T) { f(t, true) })
+}
+
 func TestCorosyncCmapctlAgainstOurServer(t *testing.T) {
 	needTools(t, "corosync-cmapctl")
-	s := startNsServer(t)
+	connTypes(t, testCmapctlAgainstOurServer)
+}
+
+func testCmapctlAgainstOurServer(t *testing.T, socket bool) {
+	s := startNsServerType(t, socket)
 
 	// Full dump, prefix listing and single gets match the store.
 	want := s.dump("dump")
@@ -218,7 +235,11 @@ func TestCorosyncCmapctlAgainstOurServer(t *testing.T) {
 
 func TestCorosyncCmapctlTracking(t *testing.T) {
 	needTools(t, "corosync-cmapctl", "stdbuf")
-	s := startNsServer(t)
+	connTypes(t, testCmapctlTracking)
+}
+
+func testCmapctlTracking(t *testing.T, socket bool) {
+	s := startNsServerType(t, socket)
 	if _, err := s.cmapctl("-s", "test.track.key", "u32", "1"); err != nil {
 		t.Fatal(err)
 	}

@@ -79,7 +79,7 @@ func runHelperServer() int {
 	logrus.SetLevel(logrus.WarnLevel)
 	def, stats := fixtureStores()
 	svc := cmapsvc.New(def, stats)
-	srv := ipc.NewServer(ipc.Config{Authorize: cmapsvc.Authorizer(def)})
+	srv := ipc.NewServer(ipc.Config{Authorize: cmapsvc.Authorizer(def), SocketType: os.Getenv(helperEnv+"_SOCKET") == "1"})
 	srv.SetReady(true)
 	if err := srv.Serve(svc.IPCService()); err != nil {
 		fmt.Println("ERROR", err)
