@@ -1,0 +1,36 @@
+package sim
+
+import "github.com/ringfence/ringfence/totem/wire"
+
+// DefaultCodec gives every receiver its own copy of a message, as a real
+// network would. It is replaced by an Encode→Decode round trip once the
+// wire codec exists, so the simulator exercises the codec too.
+func DefaultCodec(m wire.Message) (wire.Message, error) {
+	switch v := m.(type) {
+	case *wire.OrfToken:
+		c := *v
+		c.RtrList = append([]wire.RtrItem(nil), v.RtrList...)
+		return &c, nil
+	case *wire.CommitToken:
+		c := *v
+		c.Addr = append([]uint32(nil), v.Addr...)
+		c.MembList = append([]wire.CommitMember(nil), v.MembList...)
+		return &c, nil
+	case *wire.Join:
+		c := *v
+		c.ProcList = append([]uint32(nil), v.ProcList...)
+		c.FailedList = append([]uint32(nil), v.FailedList...)
+		return &c, nil
+	case *wire.Mcast:
+		c := *v
+		c.Payload = append([]byte(nil), v.Payload...)
+		return &c, nil
+	case *wire.MergeDetect:
+		c := *v
+		return &c, nil
+	case *wire.TokenHoldCancel:
+		c := *v
+		return &c, nil
+	}
+	return m, nil
+}
