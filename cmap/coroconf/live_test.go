@@ -1,6 +1,7 @@
 package coroconf
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -9,7 +10,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 var updateGoldens = flag.Bool("update", false, "re-record testdata/conf goldens with the installed corosync (root)")
@@ -40,14 +43,11 @@ func TestLiveCorosyncAgrees(t *testing.T) {
 	if *updateGoldens {
 		out = ""
 	}
-	cmd := exec.Command("sh", filepath.Join(confDir, "record.sh"))
-	cmd.Env = append(os.Environ(), "RECORD_OUT="+out)
+	var log []byte
 	if out == "" {
-		cmd.Env = os.Environ()
-	}
-	log, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("record.sh: %v\n%s", err, log)
+		log = runRecord(t)
+	} else {
+		log = runRecord(t, "RECORD_OUT="+out)
 	}
 	if strings.Contains(string(log), "did not come up") {
 		t.Fatalf("a corosync did not start:\n%s", log)
@@ -132,11 +132,14 @@ func TestLiveDifferential(t *testing.T) {
 		}
 	}
 	out := t.TempDir()
-	cmd := exec.Command("sh", filepath.Join(mustAbs(t, confDir), "record.sh"))
-	cmd.Env = append(os.Environ(), "RECORD_IN="+in, "RECORD_OUT="+out, "RECORD_VERDICT_ONLY=1")
-	if log, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("record.sh: %v\n%s", err, log)
+	// RF_DIFF_DUMPS=1 also starts corosync on every accepted variant and
+	// compares the cmap dumps (slow: a few seconds per variant).
+	withDumps := os.Getenv("RF_DIFF_DUMPS") == "1"
+	recEnv := []string{"RECORD_IN=" + in, "RECORD_OUT=" + out}
+	if !withDumps {
+		recEnv = append(recEnv, "RECORD_VERDICT_ONLY=1")
 	}
+	runRecord(t, recEnv...)
 	env := goldenEnv()
 	env.UidgidDir = filepath.Join(in, "uidgid.d")
 	agree := 0
@@ -149,7 +152,13 @@ func TestLiveDifferential(t *testing.T) {
 				if err != nil {
 					t.Fatalf("corosync accepts, we reject: %v\n%s", err, data)
 				}
-				_ = cfg
+				if withDumps {
+					g, gerr := os.ReadFile(filepath.Join(out, strings.TrimSuffix(name, ".conf")+".golden"))
+					if gerr != nil {
+						t.Fatal(gerr)
+					}
+					checkAgainst(t, name, cfg, err, v, string(g))
+				}
 				return
 			}
 			checkAgainst(t, name, cfg, err, v, "")
@@ -161,6 +170,28 @@ func TestLiveDifferential(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d mutated configs get corosync's verdict and message", agree, len(names))
+}
+
+// runRecord runs record.sh with extra environment. It is stopped with
+// SIGTERM (so its trap removes the namespace and daemons) well before the
+// test binary's own deadline would kill everything without cleanup.
+func runRecord(t *testing.T, extraEnv ...string) []byte {
+	t.Helper()
+	ctx := context.Background()
+	if dl, ok := t.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-30*time.Second))
+		defer cancel()
+	}
+	cmd := exec.CommandContext(ctx, "sh", filepath.Join(mustAbs(t, confDir), "record.sh"))
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 20 * time.Second
+	cmd.Env = append(os.Environ(), extraEnv...)
+	log, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("record.sh: %v\n%s", err, log)
+	}
+	return log
 }
 
 func mustAbs(t *testing.T, p string) string {

@@ -165,7 +165,6 @@ func (h *mainHandler) item(path, key, value string, st *state) string {
 	if len(path) > keyNameMax {
 		return limit256(fmt.Sprintf("Can't store path \"%s\" into key_name", path))
 	}
-	asString := true
 	leaf := path[strings.LastIndexByte(path, '.')+1:]
 	switch *st {
 	case stQuorum:
@@ -255,10 +254,7 @@ func (h *mainHandler) item(path, key, value string, st *state) string {
 			return h.setU64(path, value)
 		}
 	}
-	if asString {
-		return h.setStr(path, value)
-	}
-	return ""
+	return h.setStr(path, value)
 }
 
 func (h *mainHandler) totemItem(path, leaf, value string) (msg string, handled bool) {
