@@ -166,3 +166,29 @@ func lineDiff(want, got string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestGoldenWarnings: the warnings corosync -t logged for accepted files
+// are the ones we report.
+func TestGoldenWarnings(t *testing.T) {
+	for _, path := range confFiles(t) {
+		name := strings.TrimSuffix(filepath.Base(path), ".conf")
+		v := readVerdict(t, filepath.Join(confDir, name+".verdict"))
+		if v.exit != 0 {
+			continue
+		}
+		data, _ := os.ReadFile(path)
+		cfg, err := Parse(filepath.Base(path), data, goldenEnv())
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var want []string
+		for _, l := range strings.Split(v.output, "\n") {
+			if m, ok := strings.CutPrefix(l, "warning [MAIN  ] "); ok {
+				want = append(want, m)
+			}
+		}
+		if strings.Join(want, "|") != strings.Join(cfg.Warnings, "|") {
+			t.Errorf("%s warnings:\n corosync %q\n ours     %q", name, want, cfg.Warnings)
+		}
+	}
+}

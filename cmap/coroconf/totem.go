@@ -79,7 +79,8 @@ type totemState struct {
 	netMTU       uint32
 	links        [interfaceMax]linkConfig
 	timing       Timing
-	totemNodeIDW bool
+	// corosync's TOTEM_CONFIG_WARNING_* flags
+	warnTotemNodeID, warnBindnetNodelist, warnMembersIgnored, warnMembersDeprecated bool
 }
 
 // totemErr is a rejection by totem_config_read/validate. key points at the
@@ -134,7 +135,7 @@ func (r *totemReader) read() *totemErr {
 		}
 		t.linkMode = s
 	}
-	_, t.totemNodeIDW = r.u32("totem.nodeid")
+	_, t.warnTotemNodeID = r.u32("totem.nodeid")
 	if s, ok := r.str("totem.clear_node_high_bit"); ok && s == "yes" {
 		t.clearHigh = true
 	}
@@ -159,6 +160,7 @@ func (r *totemReader) read() *totemErr {
 	_, hasBind := r.str("totem.interface.0.bindnetaddr")
 	_, hasRing0 := r.str("nodelist.node.0.ring0_addr")
 	if !hasBind || hasRing0 {
+		t.warnBindnetNodelist = hasBind
 		r.nodelistToInterface()
 	}
 	if e := r.interfaceParams(); e != nil {
@@ -381,8 +383,12 @@ func (r *totemReader) interfaceParams() *totemErr {
 		}
 		l.members = l.members[:0]
 		for _, me := range r.m.Iter(key("member.")) {
-			if len(l.members) == 0 && hasStr(r.m, "nodelist.node.0.ring0_addr") {
-				break // nodelist wins; corosync warns
+			if len(l.members) == 0 {
+				if hasStr(r.m, "nodelist.node.0.ring0_addr") {
+					t.warnMembersIgnored = true
+					break // the nodelist wins
+				}
+				t.warnMembersDeprecated = true
 			}
 			s, ok := r.str(me.Key)
 			if !ok {
