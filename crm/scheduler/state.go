@@ -1,0 +1,122 @@
+package scheduler
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/ringfence/ringfence/crm/cib"
+)
+
+func (r *Resource) banOn(n *Node) {
+	r.banned[n] = true
+}
+
+// processState records the outcome of replaying a resource's history on a
+// node: where it runs, in which role, and what its failure demands.
+func (s *Scheduler) processState(r *Resource, n *Node, role string, onFail int, nextRole string) {
+	if role != RoleUnknown {
+		for it := r; it != nil; it = it.Parent {
+			it.Known[n] = true
+			if it.Kind == cib.KindClone && it.Unique {
+				break
+			}
+		}
+	}
+	active := role != RoleUnknown && role != RoleStopped
+	if active && !n.Online && !n.Maintenance && r.Managed {
+		if n.Kind == "guest" {
+			r.Failed = true
+			s.fenceNode(n, r.ID+" is thought to be active there")
+		} else if s.StonithEnabled {
+			s.fenceNode(n, r.ID+" is thought to be active there")
+		}
+	}
+	saved := onFail
+	if n.Unclean {
+		onFail = failIgnore
+	}
+	switch onFail {
+	case failDemote:
+		r.Failed = true
+		r.FailedOn[n] = true
+	case failFence:
+		s.fenceNode(n, r.ID+" failed there")
+	case failStandby:
+		n.Standby = true
+	case failBlock:
+		r.Managed = false
+		r.Blocked = true
+	case failMigrate:
+		r.banOn(n)
+	case failStop:
+		nextRole = RoleStopped
+	}
+	if nextRole != "" {
+		if r.NextRole == "" || roleRank(nextRole) < roleRank(r.NextRole) {
+			r.NextRole = nextRole
+		}
+	}
+	if active {
+		r.Running = append(r.Running, n)
+		r.RoleOn[n] = role
+		if roleRank(role) > roleRank(r.Role) {
+			r.Role = role
+		}
+		if saved != failIgnore && onFail != failIgnore {
+			switch onFail {
+			case failDemote, failBlock:
+				r.Failed = true
+			default:
+				r.Failed = true
+			}
+			r.FailedOn[n] = true
+		}
+		if n.Unclean && saved != failIgnore {
+			r.FailedOn[n] = true
+		}
+	}
+}
+
+// failCount sums the fail-count attributes of a resource on a node,
+// ignoring expired failures.
+func (s *Scheduler) failCount(r *Resource, n *Node) int {
+	names := []string{r.ID}
+	if cp := r.cloneParent(); cp != nil && !cp.Unique {
+		names = []string{r.Base, r.ID}
+	} else if r.Base != r.ID {
+		names = append(names, r.Base)
+	}
+	total := 0
+	seen := map[string]bool{}
+	for k, v := range n.Attrs {
+		var rest string
+		switch {
+		case strings.HasPrefix(k, "fail-count-"):
+			rest = k[len("fail-count-"):]
+		default:
+			continue
+		}
+		name := rest
+		if i := strings.Index(rest, "#"); i >= 0 {
+			name = rest[:i]
+		}
+		match := false
+		for _, nm := range names {
+			if name == nm {
+				match = true
+			}
+		}
+		if !match || seen[k] {
+			continue
+		}
+		seen[k] = true
+		if r.FailureTimeoutS > 0 {
+			lf := n.Attrs["last-failure-"+rest]
+			if t, err := strconv.ParseInt(lf, 10, 64); err == nil && t > 0 && t+r.FailureTimeoutS <= s.Now.Unix() {
+				continue
+			}
+		}
+		total = cib.AddScore(total, cib.ParseScore(v))
+	}
+	return total
+}
