@@ -142,16 +142,16 @@ func (m *Machine) readConfig(cfg Config, runtime bool) error {
 	// without the tie breaker could be quorate on its own.
 	if m.atb != ATBNone && nodeExpected%2 == 1 && !m.waitForAll {
 		if m.lms {
-			m.crit("auto_tie_breaker is set, the cluster has an odd number of nodes\n")
-			m.crit("and last_man_standing is also set. With this situation a better\n")
-			m.crit("solution would be to disable LMS, leave ATB enabled, and also\n")
-			m.crit("enable wait_for_all (mandatory for ATB in odd-numbered clusters).\n")
-			m.crit("Due to this ambiguity, corosync will fail to start. Please fix your corosync.conf\n")
+			m.crit("auto_tie_breaker is set, the cluster has an odd number of nodes")
+			m.crit("and last_man_standing is also set. With this situation a better")
+			m.crit("solution would be to disable LMS, leave ATB enabled, and also")
+			m.crit("enable wait_for_all (mandatory for ATB in odd-numbered clusters).")
+			m.crit("Due to this ambiguity, corosync will fail to start. Please fix your corosync.conf")
 			return ErrATBLMSOdd
 		}
-		m.crit("auto_tie_breaker is set and the cluster has an odd number of nodes.\n")
-		m.crit("wait_for_all needs to be set for this configuration but it is missing\n")
-		m.crit("Therefore auto_tie_breaker has been disabled. Please fix your corosync.conf\n")
+		m.crit("auto_tie_breaker is set and the cluster has an odd number of nodes.")
+		m.crit("wait_for_all needs to be set for this configuration but it is missing")
+		m.crit("Therefore auto_tie_breaker has been disabled. Please fix your corosync.conf")
 		m.setATBType(ATBNone)
 	}
 
