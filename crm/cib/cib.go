@@ -29,6 +29,9 @@ type CIB struct {
 	NodeStates []*NodeState
 	Tickets    map[string]map[string]string
 
+	// Warnings lists tolerated oddities (entries Pacemaker also ignores).
+	Warnings []string
+
 	index map[string]*Element
 }
 
@@ -153,7 +156,9 @@ func FromDOM(root *Element) (*CIB, error) {
 			if err != nil {
 				return nil, err
 			}
-			c.NodeStates = append(c.NodeStates, s)
+			if s != nil {
+				c.NodeStates = append(c.NodeStates, s)
+			}
 		}
 		if t := st.Child("tickets"); t != nil {
 			for _, ts := range t.All("ticket_state") {

@@ -60,8 +60,10 @@ func (c *CIB) parseNodeState(ns *Element) (*NodeState, error) {
 	s := &NodeState{ID: ns.Get("id"), Uname: ns.Get("uname"), InCCM: ns.Get("in_ccm"), HasInCCM: ns.Has("in_ccm"),
 		Crmd: ns.Get("crmd"), Join: ns.Get("join"), Expected: ns.Get("expected"), Shutdown: ns.Get("shutdown"),
 		RemoteNode: IsTrue(ns.Get("remote_node")), Attrs: map[string]string{}, El: ns}
-	if s.ID == "" {
-		return nil, fmt.Errorf("%s: node_state without id", ns.Path())
+	if s.ID == "" || s.Uname == "" {
+		// Pacemaker ignores malformed node_state entries; so do we.
+		c.Warnings = append(c.Warnings, fmt.Sprintf("%s: ignoring node_state without id or uname", ns.Path()))
+		return nil, nil
 	}
 	if ta := ns.Child("transient_attributes"); ta != nil {
 		s.AttrSets = parseNVSets(ta, "instance_attributes", c.index)

@@ -266,6 +266,11 @@ func (s *Scheduler) setInstanceRoles(c *Resource) {
 			}
 		}
 	}
+	if c.promotionTicketsMissing() {
+		for n := range weights {
+			weights[n] = -cib.Infinity
+		}
+	}
 	for _, cd := range cands {
 		if !cd.inst.Managed && cd.inst.Role == RolePromoted {
 			cd.sort = cib.Infinity
@@ -282,7 +287,7 @@ func (s *Scheduler) setInstanceRoles(c *Resource) {
 	promoted := 0
 	perNode := map[*Node]int{}
 	for _, cd := range cands {
-		ok := cd.sort >= 0 && cd.prio >= 0 && promoted < c.PromotedMax && perNode[cd.node] < c.PromotedNodeMax && cd.node.available()
+		ok := cd.sort >= 0 && (cd.prio >= 0 || (!cd.inst.Managed && cd.inst.Role == RolePromoted)) && promoted < c.PromotedMax && perNode[cd.node] < c.PromotedNodeMax && cd.node.available()
 		if ok && roleRank(cd.inst.Role) < roleRank(RolePromoted) && !s.HaveQuorum && s.NoQuorumPolicy == "freeze" {
 			ok = false
 		}

@@ -17,6 +17,19 @@ func (s *Scheduler) newColoc(id string, score int, dep, prim *Resource, depRole,
 	if dep == nil || prim == nil || score == 0 || dep == prim {
 		return
 	}
+	// a group is represented by its members: "group with X" is "first
+	// member with X"; "X with group" uses the last member for mandatory
+	// colocations and the first otherwise.
+	if dep.Kind == cib.KindGroup && len(dep.Children) > 0 {
+		dep = dep.Children[0]
+	}
+	if prim.Kind == cib.KindGroup && len(prim.Children) > 0 {
+		if score >= cib.Infinity {
+			prim = prim.Children[len(prim.Children)-1]
+		} else {
+			prim = prim.Children[0]
+		}
+	}
 	co := &Coloc{ID: id, Dep: dep, Prim: prim, Score: score, DepRole: cib.NormalizeRole(depRole),
 		PrimRole: cib.NormalizeRole(primRole), NodeAttr: attr, Influence: infl}
 	if co.DepRole == RoleStarted {
@@ -42,6 +55,14 @@ func (s *Scheduler) setMembers(set *cib.Element) []*Resource {
 }
 
 func (s *Scheduler) unpackColocations() {
+	for _, r := range s.All {
+		if r.Kind != cib.KindGroup {
+			continue
+		}
+		for i := 1; i < len(r.Children); i++ {
+			s.newColoc("group:internal_colocation", cib.Infinity, r.Children[i], r.Children[i-1], "", "", "", r.Children[i].Critical)
+		}
+	}
 	for _, c := range s.CIB.Constraints {
 		if c.Name != "rsc_colocation" {
 			continue

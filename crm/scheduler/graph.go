@@ -182,7 +182,9 @@ func (s *Scheduler) actionXML(b *strings.Builder, a *Action, ref bool) {
 			attrs["CRM_meta_interval"] = strconv.FormatInt(a.IntervalMS, 10)
 		}
 		for k, v := range a.Rsc.Params {
-			attrs[k] = v
+			if validXMLName(k) {
+				attrs[k] = v
+			}
 		}
 	}
 	keys := make([]string, 0, len(attrs))
@@ -253,4 +255,20 @@ func (s *Scheduler) graphXML(g *Graph) string {
 	}
 	b.WriteString("</transition_graph>\n")
 	return b.String()
+}
+
+func validXMLName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i, c := range k {
+		ok := c == '_' || c == ':' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c > 127
+		if i > 0 {
+			ok = ok || c == '-' || c == '.' || (c >= '0' && c <= '9')
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
 }

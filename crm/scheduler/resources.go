@@ -76,7 +76,7 @@ type Resource struct {
 	origNextRole string
 	roleLocs     []roleLocation
 	failBanned   map[*Node]bool
-	Tickets      []string
+	rscTickets   []*rscTicket
 	Util         map[string]int
 	isRemote     bool
 	container    *Resource

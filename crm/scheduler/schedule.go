@@ -51,6 +51,7 @@ func Schedule(c *cib.CIB, now time.Time) (*Result, error) {
 	s.applyStateScores()
 	s.unpackColocations()
 	s.unpackOrders()
+	s.unpackTickets()
 	s.assignAll()
 	s.scheduleFencing()
 	s.createActions()
