@@ -128,12 +128,22 @@ type dumper struct {
 	w   io.Writer
 	sum *summary
 	asm *pg.Assembler
+	// seen holds the (ring, seq) of every mcast already shown in full.
+	// Over udpu a sender unicasts each mcast to every member, and a
+	// capture on a bridge sees every copy; retransmissions repeat too.
+	// Reassembly must see each message once.
+	seen map[mcastKey]bool
+}
+
+type mcastKey struct {
+	ring wire.RingID
+	seq  uint32
 }
 
 func newDumper(w io.Writer) *dumper {
 	a := pg.NewAssembler(0)
 	a.SetPhase(pg.PhaseRegular)
-	return &dumper{w: w, sum: &summary{types: map[string]int{}, errors: map[string]int{}}, asm: a}
+	return &dumper{w: w, sum: &summary{types: map[string]int{}, errors: map[string]int{}}, asm: a, seen: map[mcastKey]bool{}}
 }
 
 func (d *dumper) datagram(at time.Duration, src string, b []byte) {
@@ -202,6 +212,11 @@ func (d *dumper) describeMcast(v *wire.Mcast) string {
 		return s + fmt.Sprintf(" size=%d", len(im.Payload))
 	}
 	s += fmt.Sprintf(" size=%d", len(payload))
+	key := mcastKey{v.RingID, v.Seq}
+	if d.seen[key] {
+		return s + " (copy)"
+	}
+	d.seen[key] = true
 	ph, err := pg.ParsePacket(payload, v.Header.BigEndian)
 	if err != nil {
 		d.sum.errors["bad_totempg"]++
