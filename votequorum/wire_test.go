@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"testing"
+	"time"
 )
 
 // capturedExec is one votequorum exec message found in a capture.
@@ -22,6 +23,10 @@ type capturedExec struct {
 // packets are skipped (votequorum messages are never fragmented).
 func votequorumFromPcap(t *testing.T, path string) []capturedExec {
 	t.Helper()
+	return votequorumFromPcapFile(t, path)
+}
+
+func votequorumFromPcapFile(t testing.TB, path string) []capturedExec {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -244,6 +249,9 @@ func FuzzDecode(f *testing.F) {
 	f.Add(QdeviceReg{Operation: QdeviceOpRegister, Name: "Qdevice"}.Encode(), false)
 	f.Add(QdeviceReconfigure{OldName: "a", NewName: "b"}.Encode(), false)
 	f.Add([]byte{0, 0, 5, 0}, false)
+	for _, c := range capturedSeeds(f) {
+		f.Add(c, false)
+	}
 	f.Fuzz(func(t *testing.T, b []byte, bigEndian bool) {
 		m, err := Decode(b, bigEndian)
 		if err != nil {
@@ -256,5 +264,93 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("%v: re-encoded %x decodes as %v, %v", m, enc, back, err)
 		}
 		_ = m.String()
+	})
+}
+
+// capturedSeeds are the votequorum messages of the capture, as fuzz seeds.
+func capturedSeeds(f *testing.F) [][]byte {
+	var out [][]byte
+	for _, c := range votequorumFromPcapFile(f, "testdata/udpu-2node-join.pcap") {
+		out = append(out, c.bytes)
+	}
+	if len(out) == 0 {
+		f.Fatal("no seeds from the capture")
+	}
+	return out
+}
+
+// FuzzDeliver feeds a machine a membership and then arbitrary bytes, cut
+// into exec messages from arbitrary senders, mixed with commands and time.
+// Nothing may panic, and the machine's numbers must stay coherent.
+func FuzzDeliver(f *testing.F) {
+	f.Add([]byte{}, uint8(3))
+	f.Add(append(NodeInfo{NodeID: 2, Votes: 1, ExpectedVotes: 3, Flags: NodeFlagQuorate}.Encode(),
+		Reconfigure{NodeID: 1, Value: 1, Param: ParamExpectedVotes}.Encode()...), uint8(3))
+	f.Add(append(NodeInfo{NodeID: 0, Votes: 9}.Encode(), QdeviceReg{Operation: QdeviceOpRegister, Name: "q"}.Encode()...), uint8(2))
+	f.Fuzz(func(t *testing.T, data []byte, nodes uint8) {
+		n := uint32(nodes%6) + 1
+		var list []NodeEntry
+		var members []uint32
+		for id := uint32(1); id <= n; id++ {
+			list = append(list, NodeEntry{NodeID: id})
+			members = append(members, id)
+		}
+		cfg := Config{NodeID: 1, Nodelist: list, LastManStanding: n%2 == 0, AutoTieBreaker: n == 4,
+			Qdevice: QdeviceConfig{Model: map[bool]string{true: "net"}[n == 3]}}
+		m, err := New(cfg, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.SyncInit(nil, members, RingID{1, 4})
+		m.SyncProcess()
+		now := t0
+		for len(data) >= 2 {
+			op, sender := data[0], uint32(data[1]%8)
+			data = data[2:]
+			switch op % 8 {
+			case 0, 1, 2, 3:
+				size := NodeInfoSize
+				switch op % 4 {
+				case 1:
+					size = ReconfigureSize
+				case 2:
+					size = QdeviceRegSize
+				case 3:
+					size = QdeviceReconfigureSize
+				}
+				size = min(size, len(data))
+				_ = m.DeliverBytes(sender, data[:size], op&0x80 != 0)
+				data = data[size:]
+			case 4:
+				now = now.Add(time.Duration(sender) * 3 * time.Second)
+				m.Tick(now)
+			case 5:
+				m.SetExpected(sender)
+				m.SetVotes(sender%4, uint32(op>>4))
+			case 6:
+				m.QdeviceRegister("q")
+				m.QdevicePoll("q", sender&1 == 1, m.RingID())
+				m.QdeviceMasterWins("q", sender&2 == 2)
+			case 7:
+				m.SyncActivate()
+				m.SyncInit(nil, members[:1+int(sender)%len(members)], RingID{1, uint64(8 + sender)})
+				m.SyncProcess()
+			}
+			r := m.Ready()
+			for _, msg := range r.Messages {
+				if _, err := Decode(msg.Encode(), false); err != nil {
+					t.Fatalf("machine sent undecodable %v: %v", msg, err)
+				}
+			}
+			info, st := m.GetInfo(0)
+			if st != OK {
+				t.Fatalf("GetInfo(0) = %v", st)
+			}
+			if info.Flags&InfoQuorate != 0 != m.Quorate() {
+				t.Fatalf("GetInfo quorate flag disagrees with Quorate()")
+			}
+			_ = m.RuntimeKeys()
+			_ = m.QuorumNotification()
+		}
 	})
 }
