@@ -75,48 +75,185 @@ func (s *Scheduler) quorumBlocksStart(r *Resource, starting bool) bool {
 	return true
 }
 
-// createPrimitiveActions creates start/stop/promote/demote for one primitive.
+// createPrimitiveActions brings a primitive down to Stopped and back to its
+// current role where needed (restart, move, recovery), then from its current
+// role to its next role.
 func (s *Scheduler) createPrimitiveActions(r *Resource) {
-	next := r.Assigned
-	nextRole := r.NextRole
-	if next == nil {
-		nextRole = RoleStopped
+	assigned := r.Assigned
+	next := r.NextRole
+	promotable := r.cloneParent() != nil && r.cloneParent().Promotable
+	if assigned == nil {
+		next = RoleStopped
 	}
-	multiple := len(r.Running) > 1
-	var stops []*Action
+	if next == "" {
+		next = RoleStarted
+		if promotable {
+			next = RoleUnpromoted
+		}
+	}
+	role := r.Role
+	if promotable && role == RoleStarted {
+		role = RoleUnpromoted
+	}
+	if promotable && next == RoleStarted {
+		next = RoleUnpromoted
+	}
+	current := r.currentNode()
+	if r.Migrating != nil && r.isRunningOn(r.Migrating.Source) {
+		current = r.Migrating.Source
+	}
+	needStop, needPromote, moving, allowMig := false, false, false, false
+	if current != nil && assigned != nil && current != assigned && roleRank(next) >= roleRank(RoleStarted) {
+		moving, needStop = true, true
+		allowMig = r.AllowMigrate && r.Managed && !r.Failed && len(r.Pending) == 0 && !current.Unclean && !assigned.Unclean
+	}
+	continueMig := false
+	unexpected := false
+	if r.Migrating != nil && r.Migrating.Partial {
+		if allowMig && len(r.Running) == 2 && current == r.Migrating.Source && assigned == r.Migrating.Target {
+			continueMig = true
+		} else {
+			needStop = true
+			allowMig = false
+		}
+	} else if len(r.Running) > 1 {
+		switch r.MultipleActive {
+		case "block":
+			r.Managed = false
+		case "stop_unexpected":
+			needStop, unexpected = true, true
+		default:
+			needStop = true
+		}
+		if r.MultipleActive == "stop_only" {
+			next = RoleStopped
+		}
+	}
+	if !moving {
+		switch {
+		case r.Failed && r.stopFlag:
+			needStop = true
+		case r.Failed:
+			if next == RolePromoted {
+				needPromote = true
+			}
+		case r.Blocked:
+			needStop = true
+		}
+	}
+	// down to Stopped on every node it runs on
+	if role != RoleStopped && role != RoleUnknown {
+		for _, c := range r.Running {
+			if unexpected && c == assigned {
+				continue
+			}
+			if r.RoleOn[c] == RolePromoted {
+				s.newAction(r, "demote", c, !needStop)
+			}
+			s.newAction(r, "stop", c, !needStop)
+		}
+		// and back up to the current role
+		if roleRank(role) <= roleRank(next) && !r.Blocked {
+			s.newAction(r, "start", assigned, !needStop)
+			if role == RolePromoted {
+				s.newAction(r, "promote", assigned, !(needStop || needPromote))
+			}
+		}
+	}
+	// from the current role to the next one
+	if role != next {
+		switch {
+		case role == RoleStopped || role == RoleUnknown:
+			if next != RoleStopped {
+				s.newAction(r, "start", assigned, false)
+				if next == RolePromoted {
+					s.newAction(r, "promote", assigned, false)
+				}
+			}
+		case next == RoleStopped:
+			for _, c := range r.Running {
+				if r.RoleOn[c] == RolePromoted {
+					s.newAction(r, "demote", c, false)
+				}
+				s.newAction(r, "stop", c, false)
+			}
+		case next == RolePromoted:
+			s.newAction(r, "promote", assigned, false)
+		case role == RolePromoted:
+			for _, c := range r.Running {
+				if r.RoleOn[c] == RolePromoted {
+					s.newAction(r, "demote", c, false)
+				}
+			}
+		}
+	}
+	if next != RoleStopped && s.findAction(r, "start", assigned) == nil {
+		s.newAction(r, "start", assigned, true)
+	}
+	if next == RoleStopped && s.findAction(r, "start", nil) == nil {
+		st := s.newAction(r, "start", nil, true)
+		st.Runnable = false
+	}
+	// internal ordering
+	start := s.findAction(r, "start", assigned)
+	if assigned == nil || next == RoleStopped {
+		start = s.findAction(r, "start", nil)
+	}
 	for _, c := range r.Running {
-		need := c != next || r.FailedOn[c] || multiple || nextRole == RoleStopped
-		if r.Migrating != nil && multiple {
-			need = c != next || r.FailedOn[c]
-		}
-		cur := r.RoleOn[c]
-		if cur == RolePromoted && (need || nextRole != RolePromoted) {
-			s.newAction(r, "demote", c, false)
-		}
-		if !r.Managed && need {
-			need = false
-		}
-		st := s.newAction(r, "stop", c, !need)
-		stops = append(stops, st)
-		if d := s.findAction(r, "demote", c); d != nil {
+		st := s.findAction(r, "stop", c)
+		if d := s.findAction(r, "demote", c); d != nil && st != nil {
 			s.order(d, st, fImpliesFirst)
 		}
-	}
-	if next != nil && nextRole != RoleStopped {
-		running := r.isRunningOn(next) && !r.FailedOn[next] && !multiple
-		start := s.newAction(r, "start", next, running)
-		for _, st := range stops {
+		if st != nil && start != nil {
 			s.order(st, start, fImpliesThen|fRestart)
 		}
-		curRole := r.RoleOn[next]
-		if nextRole == RolePromoted {
-			pr := s.newAction(r, "promote", next, running && curRole == RolePromoted)
-			s.order(start, pr, fRunnableLeft|fImpliesThen)
+	}
+	if pr := s.findAction(r, "promote", assigned); pr != nil && start != nil {
+		s.order(start, pr, fRunnableLeft)
+		if !start.Optional && assigned != nil && next == RolePromoted {
+			pr.Optional = false
 		}
-	} else {
-		// a start that cannot happen, so that orderings can block dependents
-		st := s.newAction(r, "start", nil, false)
-		st.Runnable = false
+	}
+	if allowMig || continueMig {
+		r.migrate = &migPlan{src: current, tgt: assigned, cont: continueMig}
+	}
+	if r.dangling != nil {
+		s.newAction(r, "stop", r.dangling, false)
+	}
+}
+
+type migPlan struct {
+	src, tgt *Node
+	cont     bool
+}
+
+// applyMigrations replaces stop/start pairs by live migrations where
+// the resource allows it and both ends can run the actions.
+func (s *Scheduler) applyMigrations() {
+	for _, r := range s.All {
+		m := r.migrate
+		if m == nil {
+			continue
+		}
+		start := s.findAction(r, "start", m.tgt)
+		stop := s.findAction(r, "stop", m.src)
+		if start == nil || stop == nil || !start.Runnable || !stop.Runnable || start.Optional || stop.Optional {
+			continue
+		}
+		start.Pseudo = true
+		if !m.cont {
+			mt := s.newAction(r, "migrate_to", m.src, false)
+			mt.Meta["CRM_meta_migrate_source"] = m.src.Name
+			mt.Meta["CRM_meta_migrate_target"] = m.tgt.Name
+		}
+		mf := s.newAction(r, "migrate_from", m.tgt, false)
+		mf.Meta["CRM_meta_migrate_source"] = m.src.Name
+		mf.Meta["CRM_meta_migrate_target"] = m.tgt.Name
+		if mt := s.findAction(r, "migrate_to", m.src); mt != nil {
+			s.order(mt, mf, fOptional)
+		}
+		s.order(mf, stop, fOptional)
+		s.order(mf, start, fOptional)
 	}
 }
 

@@ -323,8 +323,10 @@ func (s *Scheduler) applyWithThis(r *Resource, co *Coloc) {
 		}
 	}
 	factor := float64(co.Score) / float64(cib.Infinity)
-	r.Allowed = s.addColocatedScores(co.Dep, r.Allowed, co.NodeAttr, factor, true)
+	r.Allowed = s.addColocatedScores(co.Dep, r.Allowed, co.NodeAttr, factor, true, false)
 }
+
+const infinityHack = -cib.Infinity * 100
 
 func bestScoreMatching(r *Resource, attr, value string) int {
 	best := -cib.Infinity
@@ -338,7 +340,7 @@ func bestScoreMatching(r *Resource, attr, value string) int {
 
 // addColocatedScores merges another resource's (attenuated) preferences
 // into a score table, following chains of colocations.
-func (s *Scheduler) addColocatedScores(other *Resource, nodes map[*Node]int, attr string, factor float64, selectActive bool) map[*Node]int {
+func (s *Scheduler) addColocatedScores(other *Resource, nodes map[*Node]int, attr string, factor float64, selectActive, nonneg bool) map[*Node]int {
 	if other.merging {
 		return nodes
 	}
@@ -352,6 +354,9 @@ func (s *Scheduler) addColocatedScores(other *Resource, nodes map[*Node]int, att
 	for n, w := range work {
 		score := bestScoreMatching(src, attr, n.Attrs[attr])
 		if factor < 0 && score < 0 {
+			continue
+		}
+		if w == infinityHack {
 			continue
 		}
 		f := factor * float64(score)
@@ -368,7 +373,15 @@ func (s *Scheduler) addColocatedScores(other *Resource, nodes map[*Node]int, att
 				v = -1
 			}
 		}
-		work[n] = cib.AddScore(v, w)
+		nw := cib.AddScore(v, w)
+		if nonneg && nw < 0 && w > 0 {
+			work[n] = infinityHack
+			continue
+		}
+		if nonneg && nw < 0 && w == 0 {
+			continue
+		}
+		work[n] = nw
 	}
 	if anyAvailable(work) {
 		mult := 1.0
@@ -383,7 +396,14 @@ func (s *Scheduler) addColocatedScores(other *Resource, nodes map[*Node]int, att
 			if !co.Influence {
 				continue
 			}
-			work = s.addColocatedScores(co.Dep, work, co.NodeAttr, mult*float64(co.Score)/float64(cib.Infinity), true)
+			work = s.addColocatedScores(co.Dep, work, co.NodeAttr, mult*float64(co.Score)/float64(cib.Infinity), true, nonneg)
+		}
+		if nonneg {
+			for n, w := range work {
+				if w == infinityHack {
+					work[n] = 1
+				}
+			}
 		}
 		return work
 	} else if selectActive {

@@ -13,17 +13,13 @@ func (s *Scheduler) assignClone(c *Resource) {
 	}
 	c.assigning = true
 	for _, co := range c.rscCons {
-		if co.DepRole == RolePromoted || co.DepRole == RoleUnpromoted {
-			s.assign(co.Prim, nil)
-			continue
-		}
-		s.applyThisWith(c, co)
+		s.assign(co.Prim, nil)
 	}
 	for _, co := range c.rscConsLHS {
-		if co.PrimRole != "" {
+		if !co.Influence {
 			continue
 		}
-		s.applyWithThis(c, co)
+		c.Allowed = s.addColocatedScores(co.Dep, c.Allowed, co.NodeAttr, float64(co.Score)/float64(cib.Infinity), true, true)
 	}
 	avail := 0
 	for n, w := range c.Allowed {

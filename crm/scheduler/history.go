@@ -386,8 +386,9 @@ func (s *Scheduler) replay(r *Resource, n *Node, lr *cib.LRMResource) {
 				role = RoleStarted
 				clear = true
 			case o.Operation == "migrate_to":
-				s.migrateToSuccess(r, n, o, lr)
-				setActive()
+				if nr, ok := s.migrateToSuccess(r, n, o, lr); ok {
+					role = nr
+				}
 			default:
 				setActive()
 			}

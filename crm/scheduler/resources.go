@@ -77,6 +77,9 @@ type Resource struct {
 	roleLocs     []roleLocation
 	failBanned   map[*Node]bool
 	rscTickets   []*rscTicket
+	stopFlag     bool
+	migrate      *migPlan
+	dangling     *Node
 	Util         map[string]int
 	isRemote     bool
 	container    *Resource

@@ -63,6 +63,7 @@ func Schedule(c *cib.CIB, now time.Time) (*Result, error) {
 	s.propagate()
 	s.stopUnrunnable()
 	s.propagate()
+	s.applyMigrations()
 	s.scheduleShutdowns()
 	g := s.buildGraph()
 	return &Result{Graph: g, XML: s.graphXML(g), s: s}, nil

@@ -57,7 +57,9 @@ func (s *Scheduler) processState(r *Resource, n *Node, role string, onFail int, 
 		}
 	}
 	if active {
-		r.Running = append(r.Running, n)
+		if !r.isRunningOn(n) {
+			r.Running = append(r.Running, n)
+		}
 		r.RoleOn[n] = role
 		if roleRank(role) > roleRank(r.Role) {
 			r.Role = role
@@ -68,6 +70,7 @@ func (s *Scheduler) processState(r *Resource, n *Node, role string, onFail int, 
 				r.Failed = true
 			default:
 				r.Failed = true
+				r.stopFlag = true
 			}
 			r.FailedOn[n] = true
 		}
