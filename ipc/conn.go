@@ -370,3 +370,11 @@ func (c *Conn) release() {
 
 // MaxPayload is the negotiated message size limit of this connection.
 func (c *Conn) MaxPayload() int { return int(c.maxMsg) }
+
+// RespondTryAgain answers a request the daemon cannot take now (e.g. the
+// totem queue is full) with the bare 24-byte CS_ERR_TRY_AGAIN header
+// Corosync sends, and counts it as an overload.
+func (c *Conn) RespondTryAgain() error {
+	c.ctr.overload.Add(1)
+	return c.Respond(NewResponse(0, ResponseHeaderSize, CsErrTryAgain))
+}

@@ -8,7 +8,9 @@
 // 108 bytes), the 24-byte connection request and 12328-byte response, the
 // three shared-memory ring buffers per connection under /dev/shm with their
 // glibc process-shared semaphores, the doorbell bytes on the setup socket,
-// flow control, credentials and disconnect cleanup. It knows nothing about
+// flow control, credentials and disconnect cleanup. The simpler socket
+// connection type (datagrams) is available as an option for debugging. It
+// knows nothing about
 // what the messages mean: services register a Handler and get whole request
 // messages, on one owner goroutine the daemon drives.
 package ipc

@@ -262,7 +262,16 @@ func testCmapctlTracking(t *testing.T, socket bool) {
 			track.Wait()
 		}
 	}()
-	for i := 0; s.conns() != 1; i++ {
+	// A second tool tracks one exact key with -t.
+	var outKey syncBuffer
+	trackKey := exec.Command("ip", "netns", "exec", s.ns, "stdbuf", "-oL", "corosync-cmapctl", "-t", "test.track.key")
+	trackKey.Stdout, trackKey.Stderr = &outKey, &outKey
+	quitKey, _ := trackKey.StdinPipe()
+	if err := trackKey.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { quitKey.Close(); trackKey.Process.Kill(); trackKey.Wait() }()
+	for i := 0; s.conns() != 2; i++ {
 		if i > 250 {
 			t.Fatalf("tracking cmapctl never connected: %q", out.String())
 		}
@@ -290,6 +299,19 @@ func testCmapctlTracking(t *testing.T, socket bool) {
 	}
 	if got := out.String(); got != want {
 		t.Fatalf("tracking output:\n%q\nwant\n%q", got, want)
+	}
+	wantKey := "Type \"q\" to finish\n" +
+		"modify> test.track.key (u32) = 7\n" +
+		"delete> test.track.key (u32) = 7\n"
+	for outKey.String() != wantKey && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := outKey.String(); got != wantKey {
+		t.Fatalf("-t output:\n%q\nwant\n%q", got, wantKey)
+	}
+	fmt.Fprintln(quitKey, "q")
+	if err := trackKey.Wait(); err != nil {
+		t.Fatalf("-t cmapctl exit: %v", err)
 	}
 	// "q" ends the tool cleanly, and its connection goes away.
 	fmt.Fprintln(quit, "q")

@@ -85,7 +85,11 @@ func runHelperServer() int {
 		fmt.Println("ERROR", err)
 		return 1
 	}
-	go srv.Run(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { srv.Run(ctx); close(done) }()
+	// However the test ends, leave no connection files behind.
+	defer func() { cancel(); <-done; srv.Close() }()
 	fmt.Println("READY")
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
