@@ -1,0 +1,231 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
+)
+
+// batchConn is what x/net's ipv4 and ipv6 PacketConns have in common:
+// recvmmsg and sendmmsg.
+type batchConn interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+// udpSocket is one bound UDP socket with the batch wrapper beside it.
+type udpSocket struct {
+	conn  *net.UDPConn
+	batch batchConn
+}
+
+type sockOpts struct {
+	reuseAddr bool
+	rcvBuf    int
+}
+
+// listenUDP binds addr with the options corosync sets before bind.
+func listenUDP(addr netip.AddrPort, o sockOpts) (*udpSocket, error) {
+	network := "udp4"
+	if addr.Addr().Is6() {
+		network = "udp6"
+	}
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			if o.reuseAddr {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	pc, err := lc.ListenPacket(context.Background(), network, addr.String())
+	if err != nil {
+		return nil, fmt.Errorf("transport: bind %s: %w", addr, err)
+	}
+	conn := pc.(*net.UDPConn)
+	if o.rcvBuf > 0 {
+		// The kernel caps this at net.core.rmem_max, as it does for
+		// corosync; the shortfall is not an error.
+		_ = conn.SetReadBuffer(o.rcvBuf)
+	}
+	s := &udpSocket{conn: conn}
+	if addr.Addr().Is6() {
+		s.batch = batch6{ipv6.NewPacketConn(conn)}
+	} else {
+		s.batch = ipv4.NewPacketConn(conn)
+	}
+	return s, nil
+}
+
+type batch6 struct{ *ipv6.PacketConn }
+
+func (b batch6) ReadBatch(ms []ipv4.Message, flags int) (int, error) {
+	return b.PacketConn.ReadBatch(ms, flags)
+}
+func (b batch6) WriteBatch(ms []ipv4.Message, flags int) (int, error) {
+	return b.PacketConn.WriteBatch(ms, flags)
+}
+
+func (s *udpSocket) localAddr() netip.AddrPort {
+	return s.conn.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+// sendTo sends one datagram and counts it.
+func (s *udpSocket) sendTo(c *counters, to netip.AddrPort, b []byte) error {
+	if _, err := s.conn.WriteToUDPAddrPort(b, to); err != nil {
+		c.sendErrors.Add(1)
+		return err
+	}
+	c.sent(len(b))
+	return nil
+}
+
+// sendAll sends b to every destination, with sendmmsg when batch > 1. A
+// failing destination does not stop the others; the first error is
+// returned after all were tried.
+func (s *udpSocket) sendAll(c *counters, dsts []netip.AddrPort, b []byte, batch int) error {
+	var first error
+	if batch <= 1 || len(dsts) == 1 {
+		for _, d := range dsts {
+			if err := s.sendTo(c, d, b); err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
+	}
+	ms := make([]ipv4.Message, len(dsts))
+	for i, d := range dsts {
+		ms[i] = ipv4.Message{Buffers: [][]byte{b}, Addr: net.UDPAddrFromAddrPort(d)}
+	}
+	for len(ms) > 0 {
+		chunk := ms[:min(len(ms), batch)]
+		n, err := s.batch.WriteBatch(chunk, 0)
+		for i := 0; i < n; i++ {
+			c.sent(len(b))
+		}
+		if err != nil {
+			// sendmmsg reports the error of the first message it could
+			// not send; skip that one and go on with the rest.
+			c.sendErrors.Add(1)
+			if first == nil {
+				first = err
+			}
+			n++
+		}
+		if n <= 0 {
+			n = 1
+		}
+		ms = ms[min(n, len(ms)):]
+	}
+	return first
+}
+
+// reader drains a socket into a handler until the socket is closed. With
+// batch > 1 it uses recvmmsg.
+type reader struct {
+	sock    *udpSocket
+	batch   int
+	bufSize int
+	stats   *counters
+	// handle gets a buffer it may keep.
+	handle func(from netip.AddrPort, at time.Time, b []byte)
+}
+
+func (r *reader) run(wg *sync.WaitGroup) {
+	defer wg.Done()
+	if r.batch <= 1 {
+		r.runSingle()
+		return
+	}
+	r.runBatch()
+}
+
+func (r *reader) runSingle() {
+	buf := make([]byte, r.bufSize)
+	for {
+		n, _, flags, from, err := r.sock.conn.ReadMsgUDPAddrPort(buf, nil)
+		if err != nil {
+			if closedErr(err) {
+				return
+			}
+			continue
+		}
+		r.accept(from, n, flags, buf)
+	}
+}
+
+func (r *reader) runBatch() {
+	ms := make([]ipv4.Message, r.batch)
+	bufs := make([][]byte, r.batch)
+	for i := range ms {
+		bufs[i] = make([]byte, r.bufSize)
+		ms[i].Buffers = [][]byte{bufs[i]}
+	}
+	for {
+		n, err := r.sock.batch.ReadBatch(ms, 0)
+		if err != nil {
+			if closedErr(err) {
+				return
+			}
+			continue
+		}
+		for i := 0; i < n; i++ {
+			var from netip.AddrPort
+			if ua, ok := ms[i].Addr.(*net.UDPAddr); ok {
+				from = ua.AddrPort()
+			}
+			r.accept(from, ms[i].N, ms[i].Flags, bufs[i])
+		}
+	}
+}
+
+func (r *reader) accept(from netip.AddrPort, n, flags int, buf []byte) {
+	if flags&unix.MSG_TRUNC != 0 {
+		r.stats.droppedTruncated.Add(1)
+		return
+	}
+	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	r.handle(from, time.Now(), append([]byte(nil), buf[:n]...))
+}
+
+func closedErr(err error) bool {
+	return errors.Is(err, net.ErrClosed)
+}
+
+// deliverQueue is the Recv channel with a close that does not race with
+// the readers still sending on it.
+type deliverQueue struct {
+	ch   chan Datagram
+	done chan struct{}
+}
+
+func newDeliverQueue(n int) *deliverQueue {
+	if n <= 0 {
+		n = 256
+	}
+	return &deliverQueue{ch: make(chan Datagram, n), done: make(chan struct{})}
+}
+
+// put blocks while the consumer is behind, so overload backs up into the
+// kernel's receive buffer, which drops there as it would for corosync.
+func (q *deliverQueue) put(d Datagram) bool {
+	select {
+	case q.ch <- d:
+		return true
+	case <-q.done:
+		return false
+	}
+}

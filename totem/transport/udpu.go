@@ -1,0 +1,167 @@
+package transport
+
+import (
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// UDPUConfig configures a udpu transport. Zero values mean Corosync's
+// defaults.
+type UDPUConfig struct {
+	// Local is this node's ring0_addr.
+	Local netip.Addr
+	// Port is totem.interface.0.mcastport (default 5405).
+	Port uint16
+	// Members is the nodelist, this node included.
+	Members []Member
+	// NetMTU is totem.netmtu (default 1500); larger sends are refused.
+	NetMTU int
+	// AllowUnlisted turns block_unlisted_ips off: datagrams from addresses
+	// outside Members are delivered with FromNode 0 instead of dropped.
+	AllowUnlisted bool
+	// RecvBuffer is SO_RCVBUF for the receiving socket (default
+	// CorosyncRecvBuffer, capped by the kernel at net.core.rmem_max).
+	RecvBuffer int
+	// ReadSize is the per-datagram read buffer (default 65535, which never
+	// truncates over IPv4). Longer datagrams are dropped and counted.
+	ReadSize int
+	// Batch is how many datagrams one recvmmsg/sendmmsg moves (default
+	// 16); 1 uses plain recvmsg/sendmsg.
+	Batch int
+	// Queue is the capacity of the Recv channel (default 256).
+	Queue int
+}
+
+func (c *UDPUConfig) defaults() {
+	if c.Port == 0 {
+		c.Port = DefaultPort
+	}
+	if c.NetMTU <= 0 {
+		c.NetMTU = DefaultNetMTU
+	}
+	if c.RecvBuffer <= 0 {
+		c.RecvBuffer = CorosyncRecvBuffer
+	}
+	if c.ReadSize <= 0 {
+		c.ReadSize = maxDatagram
+	}
+	if c.Batch <= 0 {
+		c.Batch = 16
+	}
+}
+
+// UDPU is Corosync's udpu transport: unicast only, a "multicast" being one
+// copy per nodelist member.
+type UDPU struct {
+	cfg     UDPUConfig
+	members memberTable
+	stats   counters
+	// token receives everything and sends tokens, so a token's source
+	// port is mcastport as corosync's peers see it.
+	token *udpSocket
+	// mcast sends the per-member copies from an ephemeral port. Corosync
+	// opens one such socket per member; receivers check only the source
+	// address, so one socket does the same job.
+	mcast *udpSocket
+	q     *deliverQueue
+	wg    sync.WaitGroup
+
+	closeOnce sync.Once
+}
+
+// NewUDPU binds the sockets and starts the reader.
+func NewUDPU(cfg UDPUConfig) (*UDPU, error) {
+	cfg.defaults()
+	if !cfg.Local.IsValid() {
+		return nil, fmt.Errorf("transport: udpu needs a local address")
+	}
+	cfg.Local = cfg.Local.Unmap()
+	u := &UDPU{cfg: cfg, q: newDeliverQueue(cfg.Queue)}
+	if err := u.members.set(cfg.Members); err != nil {
+		return nil, err
+	}
+	var err error
+	u.token, err = listenUDP(netip.AddrPortFrom(cfg.Local, cfg.Port), sockOpts{rcvBuf: cfg.RecvBuffer})
+	if err != nil {
+		return nil, err
+	}
+	u.mcast, err = listenUDP(netip.AddrPortFrom(cfg.Local, 0), sockOpts{})
+	if err != nil {
+		u.token.conn.Close()
+		return nil, err
+	}
+	r := &reader{sock: u.token, batch: cfg.Batch, bufSize: cfg.ReadSize, stats: &u.stats, handle: u.received}
+	u.wg.Add(1)
+	go r.run(&u.wg)
+	return u, nil
+}
+
+func (u *UDPU) received(from netip.AddrPort, at time.Time, b []byte) {
+	id, ok := u.members.node(from.Addr())
+	if !ok && !u.cfg.AllowUnlisted {
+		u.stats.droppedUnlisted.Add(1)
+		return
+	}
+	if u.q.put(Datagram{From: from, FromNode: id, At: at, Data: b}) {
+		u.stats.rxDatagrams.Add(1)
+		u.stats.rxBytes.Add(uint64(len(b)))
+	}
+}
+
+func (u *UDPU) checkSize(b []byte) error {
+	if len(b) > u.cfg.NetMTU {
+		u.stats.refusedOversize.Add(1)
+		return fmt.Errorf("%w: %d > %d", ErrOversize, len(b), u.cfg.NetMTU)
+	}
+	return nil
+}
+
+// SendToken unicasts b from mcastport to the member's ring0_addr:mcastport.
+func (u *UDPU) SendToken(to uint32, b []byte) error {
+	if err := u.checkSize(b); err != nil {
+		return err
+	}
+	a, ok := u.members.addr(to)
+	if !ok {
+		u.stats.sendErrors.Add(1)
+		return fmt.Errorf("%w: %d", ErrUnknownMember, to)
+	}
+	return u.token.sendTo(&u.stats, netip.AddrPortFrom(a, u.cfg.Port), b)
+}
+
+// Multicast sends a copy of b to every member, this node included.
+func (u *UDPU) Multicast(b []byte) error {
+	if err := u.checkSize(b); err != nil {
+		return err
+	}
+	list := u.members.get().list
+	dsts := make([]netip.AddrPort, len(list))
+	for i, m := range list {
+		dsts[i] = netip.AddrPortFrom(m.Addr, u.cfg.Port)
+	}
+	return u.mcast.sendAll(&u.stats, dsts, b, u.cfg.Batch)
+}
+
+func (u *UDPU) Recv() <-chan Datagram             { return u.q.ch }
+func (u *UDPU) SetMembers(members []Member) error { return u.members.set(members) }
+func (u *UDPU) MTU() int                          { return u.cfg.NetMTU }
+func (u *UDPU) LocalAddr() netip.AddrPort         { return u.token.localAddr() }
+func (u *UDPU) Stats() Stats                      { return u.stats.snapshot() }
+
+// MulticastSource is the address multicast copies leave from.
+func (u *UDPU) MulticastSource() netip.AddrPort { return u.mcast.localAddr() }
+
+func (u *UDPU) Close() error {
+	u.closeOnce.Do(func() {
+		close(u.q.done)
+		u.token.conn.Close()
+		u.mcast.conn.Close()
+		u.wg.Wait()
+		close(u.q.ch)
+	})
+	return nil
+}
+
+var _ Transport = (*UDPU)(nil)
