@@ -334,3 +334,54 @@ func TestHostileClientCannotCrashServer(t *testing.T) {
 		})
 	}
 }
+
+// TestManyConcurrentClients: connections come and go in parallel while
+// others exchange requests and events; every reply must reach the client
+// that asked, and nothing may be left behind.
+func TestManyConcurrentClients(t *testing.T) {
+	f := startEcho(t, ipc.Config{})
+	const clients, rounds = 16, 100
+	errs := make(chan error, clients)
+	for i := range clients {
+		go func() {
+			c, err := client.DialOptions(f.name, client.Options{MaxMsgSize: 8192})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			for r := range rounds {
+				payload := []byte(fmt.Sprintf("client %d round %d", i, r))
+				resp, err := c.SendRecv(request(0, payload), 5*time.Second)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !bytes.Equal(resp[ipc.ResponseHeaderSize:], payload) {
+					errs <- fmt.Errorf("client %d got %q", i, resp[ipc.ResponseHeaderSize:])
+					return
+				}
+				if r%10 == 0 {
+					if _, err := c.SendRecv(request(1, binary.LittleEndian.AppendUint32(nil, 3)), 5*time.Second); err != nil {
+						errs <- err
+						return
+					}
+					for e := range 3 {
+						ev, err := c.ReadEvent(5 * time.Second)
+						if err != nil || binary.LittleEndian.Uint64(ev[24:]) != uint64(e) {
+							errs <- fmt.Errorf("client %d event %d: %v", i, e, err)
+							return
+						}
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range clients {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, func() bool { c, d := f.echo.counts(); return c == clients && d == clients })
+}

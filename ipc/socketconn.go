@@ -143,8 +143,8 @@ func (d *dgramConn) send(uc *net.UnixConn, to string, connected *bool, ctlOff in
 	if werr != nil {
 		return werr
 	}
-	d.counter(ctlOff).Add(1)
-	return nil
+	// The control file belongs to the client, which may truncate it.
+	return guard(func() error { d.counter(ctlOff).Add(1); return nil })
 }
 
 func (d *dgramConn) respond(msg []byte) error {
@@ -153,7 +153,9 @@ func (d *dgramConn) respond(msg []byte) error {
 
 func (d *dgramConn) event(msg []byte) error { return d.send(d.ev, d.evTo, &d.evOK, ctlEvent, msg) }
 
-func (d *dgramConn) setFlowControl(v int32) { d.counter(ctlRequest + 4).Store(v) }
+func (d *dgramConn) setFlowControl(v int32) {
+	guard(func() error { d.counter(ctlRequest + 4).Store(v); return nil })
+}
 
 func (d *dgramConn) close() {
 	if d.req != nil {
@@ -197,8 +199,14 @@ func (c *Conn) readLoopDgram() {
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
-		if sent := c.dg.counter(ctlRequest); sent.Load() > 0 {
-			sent.Add(-1)
+		if err := guard(func() error {
+			if sent := c.dg.counter(ctlRequest); sent.Load() > 0 {
+				sent.Add(-1)
+			}
+			return nil
+		}); err != nil {
+			c.ctr.invalid.Add(1)
+			return
 		}
 		if n == 0 || n > int(c.maxMsg) {
 			return // libqb: a zero-length message means goodbye
