@@ -47,6 +47,11 @@ type Sim struct {
 	Check     *Checker
 	Packets   uint64
 	Delivered uint64
+	// MaxEvents turns a packet storm into a reported failure instead of a
+	// hang; 0 means no limit.
+	MaxEvents uint64
+	events    uint64
+	ByType    [8]uint64
 }
 
 type dropKey struct {
@@ -236,6 +241,11 @@ func (s *Sim) RunUntil(t time.Duration) error {
 	for len(s.queue) > 0 && s.queue[0].at <= t {
 		e := heap.Pop(&s.queue).(*event)
 		s.now = e.at
+		s.events++
+		if s.MaxEvents > 0 && s.events > s.MaxEvents {
+			s.Check.failf("liveness: more than %d events by %s (packet storm?) packets by type %v", s.MaxEvents, s.now, s.ByType)
+			return s.Check.Err()
+		}
 		s.handle(e)
 		if err := s.Check.Err(); err != nil {
 			return err
@@ -293,6 +303,9 @@ func (s *Sim) process(sn *simNode) {
 			s.Check.conf(sn.id, ev.Conf)
 		} else {
 			s.Delivered++
+			if s.traceOn {
+				s.trace("node %d deliver %q from %d at %s/%d recovered=%v", sn.id, MsgBody(ev.Msg.Payload), ev.Msg.From, ev.Msg.RingID, ev.Msg.Seq, ev.Msg.Recovered)
+			}
 			s.Check.deliver(sn.id, ev.Msg)
 		}
 	}
@@ -313,19 +326,25 @@ func (s *Sim) process(sn *simNode) {
 }
 
 func (s *Sim) transmit(from uint32, p srp.Packet) {
+	if s.traceOn {
+		if j, ok := p.Msg.(*wire.Join); ok {
+			s.trace("node %d join hdr=%d ring_seq=%d proc=%v failed=%v", from, j.Header.NodeID, j.RingSeq, j.ProcList, j.FailedList)
+		}
+	}
 	if p.To != 0 {
 		s.unicast(from, p.To, p.Msg)
 		return
 	}
+	// Like Corosync's transports, a multicast reaches the sender too: a
+	// lone node forms its ring by agreeing with its own join.
 	for _, to := range s.ids {
-		if to != from {
-			s.unicast(from, to, p.Msg)
-		}
+		s.unicast(from, to, p.Msg)
 	}
 }
 
 func (s *Sim) unicast(from, to uint32, m wire.Message) {
 	s.Packets++
+	s.ByType[m.Hdr().Type&7]++
 	if s.blocked[[2]uint32{from, to}] {
 		return
 	}
@@ -335,7 +354,7 @@ func (s *Sim) unicast(from, to uint32, m wire.Message) {
 		s.trace("drop %s %d->%d", k.t, from, to)
 		return
 	}
-	if s.Loss > 0 && s.rng.Float64() < s.Loss {
+	if s.Loss > 0 && from != to && s.rng.Float64() < s.Loss {
 		return
 	}
 	copies := 1

@@ -11,7 +11,9 @@ func (n *Node) gatherEnter(reason string) {
 	n.originatedToken = false
 	n.procList = setAdd(n.procList, n.id)
 	n.sendJoin()
-	n.arm(timerJoin, n.cfg.Timing.Join)
+	if n.timers[timerJoin] == 0 || n.state != StateGather {
+		n.arm(timerJoin, n.cfg.Timing.Join)
+	}
 	n.arm(timerConsensus, n.cfg.Timing.Consensus)
 	n.cancel(timerTokenRetransmit)
 	n.cancel(timerTokenLoss)
@@ -25,7 +27,25 @@ func (n *Node) gatherEnter(reason string) {
 	n.setState(StateGather, reason)
 }
 
+// sendJoin multicasts our view. Re-entering GATHER repeats the join at
+// once in Corosync; when the view has not changed since a join sent less
+// than a join interval ago we leave the repeat to the join timer. Without
+// this, nodes whose failed lists they cannot adopt from each other (the
+// sender is not in the receiver's membership) bounce identical joins in a
+// storm that grows with every node that answers.
 func (n *Node) sendJoin() {
+	if n.lastJoinAt != 0 && n.now-n.lastJoinAt < n.cfg.Timing.Join &&
+		n.lastJoinSeq == n.ringID.Seq && setEqual(n.lastJoinProc, n.procList) && setEqual(n.lastJoinFailed, n.failedList) &&
+		len(n.lastJoinProc) == len(n.procList) && len(n.lastJoinFailed) == len(n.failedList) {
+		return
+	}
+	n.lastJoinAt = n.now
+	if n.lastJoinAt == 0 {
+		n.lastJoinAt = 1
+	}
+	n.lastJoinSeq = n.ringID.Seq
+	n.lastJoinProc = append([]uint32(nil), n.procList...)
+	n.lastJoinFailed = append([]uint32(nil), n.failedList...)
 	n.stats.MembJoinTx++
 	n.send(0, &wire.Join{
 		Header:     n.header(wire.TypeJoin),
@@ -407,6 +427,7 @@ func (n *Node) operationalEnter() {
 	// encapsulated prefix has been delivered above; anything after it is
 	// new-ring traffic from members that became operational first.
 	n.regular = n.recovery
+	n.regularRing = n.ringID
 	n.recovery = newSortQueue(0)
 	n.lastAru = 0
 	n.procList = append([]uint32(nil), n.newMemb...)

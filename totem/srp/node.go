@@ -19,6 +19,7 @@ type Node struct {
 
 	// Rings and membership.
 	ringID         wire.RingID
+	regularRing    wire.RingID // ring whose messages the regular queue holds
 	oldRingID      wire.RingID
 	tokenRingIDSeq uint64   // highest ring seq heard of
 	memb           []uint32 // current regular configuration
@@ -33,6 +34,10 @@ type Node struct {
 	failedToRecv   bool
 	commitToken    *wire.CommitToken
 	tokenTarget    uint32
+	lastJoinAt     time.Duration
+	lastJoinSeq    uint64
+	lastJoinProc   []uint32
+	lastJoinFailed []uint32
 
 	// Ordering state of the current ring.
 	regular, recovery *sortQueue
@@ -118,6 +123,7 @@ func New(cfg Config, persist RingSeqStore) (*Node, error) {
 	}
 	n.ringID = wire.RingID{Rep: n.id, Seq: seq + 1}
 	n.oldRingID = n.ringID
+	n.regularRing = n.ringID
 	n.tokenRingIDSeq = n.ringID.Seq
 	n.memb = []uint32{n.id}
 	n.procList = []uint32{n.id}
@@ -235,6 +241,7 @@ func (n *Node) fire(k timerKind) {
 		}
 	case timerJoin:
 		if n.state == StateGather || n.state == StateCommit {
+			n.lastJoinAt = 0 // the periodic resend always goes out
 			n.sendJoin()
 			n.arm(timerJoin, n.cfg.Timing.Join)
 		}
@@ -307,7 +314,20 @@ func (n *Node) Avail() int {
 
 // TransAck tells the node that the upper layer finished synchronising
 // after the last REGULAR configuration; ordinary messages flow again.
-func (n *Node) TransAck() { n.waitingTransAck = false }
+//
+// Corosync's upper layer only acks once its sync messages are delivered,
+// so its trans queue is empty by then. A caller that acks earlier must not
+// strand messages: what is left moves to the front of the normal queue.
+func (n *Node) TransAck() {
+	if !n.waitingTransAck {
+		return
+	}
+	n.waitingTransAck = false
+	if len(n.transQueue) > 0 {
+		n.newQueue = append(n.transQueue, n.newQueue...)
+		n.transQueue = nil
+	}
+}
 
 // Leave multicasts a LEAVE join and stops the node: every later input is
 // ignored.

@@ -325,6 +325,14 @@ func (n *Node) handleMcast(m *wire.Mcast) {
 	case StateCommit:
 		n.stats.RxMsgDropped++
 		return
+	default:
+		// After a failed recovery the node gathers under the id of the
+		// ring it never installed; the regular queue still belongs to
+		// the last installed ring and must not mix in other seqs.
+		if m.RingID != n.regularRing {
+			n.stats.RxMsgDropped++
+			return
+		}
 	}
 	if q.inRange(m.Seq) && q.get(m.Seq) == nil {
 		it := &item{from: m.Header.NodeID, system: m.SystemFrom, seq: m.Seq, ringID: m.RingID,

@@ -1,0 +1,27 @@
+package sim
+
+import (
+	"testing"
+)
+
+func TestRandomRunsKeepVirtualSynchrony(t *testing.T) {
+	seeds := 40
+	if testing.Short() {
+		seeds = 10
+	}
+	for seed := int64(1); seed <= int64(seeds); seed++ {
+		nodes := 2 + int(seed)%7
+		res := Run(RunConfig{Seed: seed, Nodes: nodes, Faults: AllFaults()})
+		if res.Err != nil {
+			rr := Run(RunConfig{Seed: seed, Nodes: nodes, Faults: AllFaults(), Trace: true})
+			tr := rr.Trace
+			if len(tr) > 300 {
+				tr = tr[len(tr)-300:]
+			}
+			for _, l := range tr {
+				t.Log(l)
+			}
+			t.Fatalf("seed %d nodes %d: %v", seed, nodes, res.Err)
+		}
+	}
+}
