@@ -129,6 +129,11 @@ func (s *Scheduler) createPrimitiveActions(r *Resource) {
 			next = RoleStopped
 		}
 	}
+	for _, n := range r.restartOn {
+		if n == current && assigned == n {
+			needStop = true
+		}
+	}
 	if !moving {
 		switch {
 		case r.Failed && r.stopFlag:
@@ -230,6 +235,7 @@ type migPlan struct {
 // applyMigrations replaces stop/start pairs by live migrations where
 // the resource allows it and both ends can run the actions.
 func (s *Scheduler) applyMigrations() {
+	cand := map[*Resource]bool{}
 	for _, r := range s.All {
 		m := r.migrate
 		if m == nil {
@@ -240,6 +246,34 @@ func (s *Scheduler) applyMigrations() {
 		if start == nil || stop == nil || !start.Runnable || !stop.Runnable || start.Optional || stop.Optional {
 			continue
 		}
+		cand[r] = true
+	}
+	// a resource cannot migrate while something it is ordered after is
+	// restarted the ordinary way
+	for changed := true; changed; {
+		changed = false
+		for _, e := range s.edges {
+			t := e.then
+			if t.Task != "start" || t.Rsc == nil || !cand[t.Rsc] || e.flags&fOptional != 0 && e.flags == fOptional {
+				continue
+			}
+			f := e.first
+			if f.Rsc == nil || f.Rsc == t.Rsc || f.Probe || f.Optional || !f.Runnable {
+				continue
+			}
+			if (f.Task == "start" || f.Task == "promote") && !cand[f.Rsc] {
+				delete(cand, t.Rsc)
+				changed = true
+			}
+		}
+	}
+	for _, r := range s.All {
+		m := r.migrate
+		if m == nil || !cand[r] {
+			continue
+		}
+		start := s.findAction(r, "start", m.tgt)
+		stop := s.findAction(r, "stop", m.src)
 		start.Pseudo = true
 		if !m.cont {
 			mt := s.newAction(r, "migrate_to", m.src, false)

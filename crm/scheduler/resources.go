@@ -80,6 +80,7 @@ type Resource struct {
 	stopFlag     bool
 	migrate      *migPlan
 	dangling     *Node
+	restartOn    []*Node
 	Util         map[string]int
 	isRemote     bool
 	container    *Resource

@@ -54,6 +54,7 @@ func Schedule(c *cib.CIB, now time.Time) (*Result, error) {
 	s.unpackTickets()
 	s.assignAll()
 	s.scheduleFencing()
+	s.checkDefinitionChanges()
 	s.createActions()
 	s.scheduleProbes()
 	s.internalOrders()
