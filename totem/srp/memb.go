@@ -14,7 +14,14 @@ func (n *Node) gatherEnter(reason string) {
 	if n.timers[timerJoin] == 0 || n.state != StateGather {
 		n.arm(timerJoin, n.cfg.Timing.Join)
 	}
-	n.arm(timerConsensus, n.cfg.Timing.Consensus)
+	// Corosync restarts the consensus timer on every re-entry; joins that
+	// keep disagreeing (failed lists a receiver may not adopt) then
+	// postpone it forever and the ring never forms ("continuously in
+	// gather state"). Restarting it only when GATHER is entered afresh
+	// bounds a gather round to one consensus timeout.
+	if n.state != StateGather || n.timers[timerConsensus] == 0 {
+		n.arm(timerConsensus, n.cfg.Timing.Consensus)
+	}
 	n.cancel(timerTokenRetransmit)
 	n.cancel(timerTokenLoss)
 	n.cancel(timerMerge)
