@@ -69,26 +69,56 @@ func statsCounter(t *testing.T, h *netns.Host, key string) uint64 {
 // accepts a JOIN we send (it adds us to its processor set), and that it
 // then sends the commit token from its own port 5405, the token path.
 func TestInteropCorosyncUDPU(t *testing.T) {
+	interop(t, "udpu")
+}
+
+// TestInteropCorosyncUDP is the same with the udp (multicast) transport:
+// corosync sends everything from port 5404, multicasts to the group
+// derived from the cluster name, tokens to our ring0_addr:5405.
+func TestInteropCorosyncUDP(t *testing.T) {
+	interop(t, "udp")
+}
+
+func interop(t *testing.T, transport string) {
 	if _, err := exec.LookPath("corosync"); err != nil {
 		t.Skip("needs corosync 3.1.7 (Debian package corosync)")
 	}
 	c := netns.NewCluster(t, 2, netns.Options{})
 	h1, h2 := c.Hosts[0], c.Hosts[1]
 	members := []Member{{NodeID: 1, Addr: h1.Addr}, {NodeID: 2, Addr: h2.Addr}}
-	var u *UDPU
+	const cluster = "ringfence"
+	var tr Transport
+	var self netip.AddrPort // where our own multicast copies come from
+	// Where corosync's multicasts and tokens come from.
+	mcastFromOK := func(p uint16) bool { return p != DefaultPort } // udpu: ephemeral
+	tokenFrom := netip.AddrPortFrom(h1.Addr, DefaultPort)
 	if err := h2.Do(func() error {
-		var err error
-		u, err = NewUDPU(UDPUConfig{Local: h2.Addr, Members: members})
-		return err
+		switch transport {
+		case "udpu":
+			u, err := NewUDPU(UDPUConfig{Local: h2.Addr, Members: members})
+			if err != nil {
+				return err
+			}
+			tr, self = u, u.MulticastSource()
+		case "udp":
+			u, err := NewUDP(UDPConfig{Local: h2.Addr, Group: McastAddrForCluster(cluster), Members: members})
+			if err != nil {
+				return err
+			}
+			tr, self = u, netip.AddrPortFrom(h2.Addr, DefaultPort-1)
+			mcastFromOK = func(p uint16) bool { return p == DefaultPort-1 }
+			tokenFrom = netip.AddrPortFrom(h1.Addr, DefaultPort-1)
+		}
+		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	defer u.Close()
-	if got := u.LocalAddr(); got != netip.AddrPortFrom(h2.Addr, DefaultPort) {
+	defer tr.Close()
+	if got := tr.LocalAddr(); got != netip.AddrPortFrom(h2.Addr, DefaultPort) {
 		t.Fatalf("bound %s", got)
 	}
 
-	conf, err := c.WriteCorosyncConf(netns.CorosyncOptions{Token: 1000, Nodes: []int{1, 2}})
+	conf, err := c.WriteCorosyncConf(netns.CorosyncOptions{Transport: transport, ClusterName: cluster, Token: 1000, Nodes: []int{1, 2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,14 +134,14 @@ func TestInteropCorosyncUDPU(t *testing.T) {
 	for {
 		var d Datagram
 		select {
-		case d = <-u.Recv():
+		case d = <-tr.Recv():
 		case <-deadline:
 			t.Fatalf("no commit token from corosync (plain join %v, join listing us %v, joins sent %d)", sawPlainJoin, sawJoinWithUs, sent)
 		}
 		if len(d.Data) < 4 || d.Data[0] != 0x70 || d.Data[1] != 0xc0 || d.Data[2] != 3 {
 			t.Fatalf("datagram without totem magic 70 c0 03: % x", d.Data[:min(len(d.Data), 16)])
 		}
-		if d.FromNode == 2 && d.From == u.MulticastSource() {
+		if d.FromNode == 2 && d.From == self {
 			continue // our own multicast copy
 		}
 		if d.From.Addr() != h1.Addr || d.FromNode != 1 {
@@ -123,35 +153,31 @@ func TestInteropCorosyncUDPU(t *testing.T) {
 		}
 		switch m := m.(type) {
 		case *wire.Join, *wire.MergeDetect:
-			// Corosync multicasts from per-member sockets bound to port 0.
-			if d.From.Port() == DefaultPort {
-				t.Fatalf("%T from the token port; corosync multicasts from an ephemeral port", m)
+			if !mcastFromOK(d.From.Port()) {
+				t.Fatalf("%T from port %d: not where corosync's %s multicasts come from", m, d.From.Port(), transport)
 			}
 			j, ok := m.(*wire.Join)
 			if !ok {
 				continue
 			}
-			if !slices.Contains(j.ProcList, 2) {
+			proc := []uint32{2}
+			if slices.Contains(j.ProcList, 2) {
+				// Agree with corosync's view so it reaches consensus.
+				sawJoinWithUs, proc = true, []uint32{1, 2}
+			} else {
 				sawPlainJoin = true
 				if sent == 0 {
 					joinTxBefore = statsCounter(t, h1, "stats.srp.memb_join_tx")
 					joinRxBefore = statsCounter(t, h1, "stats.srp.memb_join_rx")
 				}
-				if err := u.Multicast(handJoin(2, 0, []uint32{2}, nil)); err != nil {
-					t.Fatal(err)
-				}
-				sent++
-				continue
 			}
-			sawJoinWithUs = true
-			// Agree with corosync's view so it reaches consensus.
-			if err := u.Multicast(handJoin(2, 0, []uint32{1, 2}, nil)); err != nil {
+			if err := tr.Multicast(handJoin(2, 0, proc, nil)); err != nil {
 				t.Fatal(err)
 			}
 			sent++
 		case *wire.CommitToken:
-			if d.From != netip.AddrPortFrom(h1.Addr, DefaultPort) {
-				t.Fatalf("commit token from %s, want %s:%d", d.From, h1.Addr, DefaultPort)
+			if d.From != tokenFrom {
+				t.Fatalf("commit token from %s, want %s", d.From, tokenFrom)
 			}
 			if !slices.Equal(m.Addr, []uint32{1, 2}) || m.RingID.Rep != 1 {
 				t.Fatalf("commit token for ring %v members %v", m.RingID, m.Addr)
@@ -166,8 +192,8 @@ func TestInteropCorosyncUDPU(t *testing.T) {
 			if rx <= tx {
 				t.Fatalf("memb_join_rx grew by %d, memb_join_tx by %d: our joins were not counted", rx, tx)
 			}
-			t.Logf("corosync accepted %d joins from our transport (memb_join_rx +%d, memb_join_tx +%d); commit token for ring %v from %s", sent, rx, tx, m.RingID, d.From)
-			if s := u.Stats(); s.DroppedUnlisted != 0 || s.DroppedTruncated != 0 || s.SendErrors != 0 {
+			t.Logf("%s: corosync accepted %d joins from our transport (memb_join_rx +%d, memb_join_tx +%d); commit token for ring %v from %s", transport, sent, rx, tx, m.RingID, d.From)
+			if s := tr.Stats(); s.DroppedUnlisted != 0 || s.DroppedTruncated != 0 || s.SendErrors != 0 {
 				t.Fatalf("transport stats %+v", s)
 			}
 			return
