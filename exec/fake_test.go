@@ -1,10 +1,11 @@
-package exec
+package exec_test
 
 import (
 	"encoding/binary"
 	"fmt"
 	"slices"
 
+	"github.com/ringfence/ringfence/exec"
 	"github.com/ringfence/ringfence/totem/wire"
 )
 
@@ -12,7 +13,7 @@ import (
 // (fn 0, carrying its node id) per sync, needs retries calls to
 // SyncProcess before it is done, and records what happened.
 type fakeService struct {
-	id      ServiceID
+	id      exec.ServiceID
 	node    uint32
 	retries int
 
@@ -24,9 +25,9 @@ type fakeService struct {
 	activeAt [][]uint32
 }
 
-func (f *fakeService) ID() ServiceID  { return f.id }
-func (f *fakeService) Name() string   { return fmt.Sprintf("fake%d", f.id) }
-func (f *fakeService) ExecCount() int { return 1 }
+func (f *fakeService) ID() exec.ServiceID { return f.id }
+func (f *fakeService) Name() string       { return fmt.Sprintf("fake%d", f.id) }
+func (f *fakeService) ExecCount() int     { return 1 }
 
 func (f *fakeService) Deliver(from uint32, fn uint16, msg []byte, swapped bool) error {
 	if len(msg) != 24 {
@@ -47,7 +48,7 @@ func (f *fakeService) SyncInit(trans, members []uint32, ring wire.RingID) {
 	f.heard = nil
 }
 
-func (f *fakeService) SyncProcess() (bool, []Message) {
+func (f *fakeService) SyncProcess() (bool, []exec.Message) {
 	if f.left > 0 {
 		f.left--
 		f.calls = append(f.calls, "process-retry")
@@ -55,9 +56,9 @@ func (f *fakeService) SyncProcess() (bool, []Message) {
 	}
 	f.calls = append(f.calls, "process")
 	b := make([]byte, 24)
-	PutHeader(b, Header{ID: MakeID(f.id, 0), Size: 24})
+	exec.PutHeader(b, exec.Header{ID: exec.MakeID(f.id, 0), Size: 24})
 	binary.LittleEndian.PutUint32(b[16:], f.node)
-	return true, []Message{ServiceMessage(b)}
+	return true, []exec.Message{exec.ServiceMessage(b)}
 }
 
 func (f *fakeService) SyncActivate() {
@@ -71,14 +72,14 @@ func (f *fakeService) SyncAbort() { f.calls = append(f.calls, "abort") }
 
 // plainService has no sync callbacks.
 type plainService struct {
-	id  ServiceID
+	id  exec.ServiceID
 	n   int
 	got []uint16
 }
 
-func (p *plainService) ID() ServiceID  { return p.id }
-func (p *plainService) Name() string   { return "plain" }
-func (p *plainService) ExecCount() int { return p.n }
+func (p *plainService) ID() exec.ServiceID { return p.id }
+func (p *plainService) Name() string       { return "plain" }
+func (p *plainService) ExecCount() int     { return p.n }
 func (p *plainService) Deliver(from uint32, fn uint16, msg []byte, swapped bool) error {
 	p.got = append(p.got, fn)
 	return nil
