@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
 )
 
 // Conn is one client connection of one service.
@@ -162,6 +163,12 @@ func (c *Conn) SendEvent(msg []byte) error {
 		err := guard(func() error { return c.ev.Write(msg) })
 		if err == nil {
 			c.ctr.dispatched.Add(1)
+			// Ring the doorbell now, as libqb does, so that an event
+			// sent before a response is visible before it; only a full
+			// socket defers the byte to the writer goroutine.
+			if c.evNotify == 0 && c.ringDoorbell() {
+				return nil
+			}
 			c.evNotify++
 			c.kick()
 			return nil
@@ -377,4 +384,19 @@ func (c *Conn) MaxPayload() int { return int(c.maxMsg) }
 func (c *Conn) RespondTryAgain() error {
 	c.ctr.overload.Add(1)
 	return c.Respond(NewResponse(0, ResponseHeaderSize, CsErrTryAgain))
+}
+
+var zeroByte [1]byte
+
+// ringDoorbell writes one event doorbell byte without blocking. The bytes
+// are all zero and only their count matters, so it may interleave with
+// the writer goroutine's catch-up writes.
+func (c *Conn) ringDoorbell() bool {
+	rc, err := c.sock.SyscallConn()
+	if err != nil {
+		return false
+	}
+	n := 0
+	rc.Write(func(fd uintptr) bool { n, _ = unix.Write(int(fd), zeroByte[:]); return true })
+	return n == 1
 }

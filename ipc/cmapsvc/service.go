@@ -59,6 +59,8 @@ type trackState struct {
 	tracker *cmap.Tracker
 	store   *cmap.Store
 	inst    uint64
+	flush   chan chan struct{} // ask the forwarder to send what is queued
+	done    chan struct{}      // closed when the forwarder exits
 }
 
 // connState is what one connection owns (Corosync's cmap_conn_info).
@@ -122,12 +124,15 @@ func (s *Service) process(st *connState, id int32, msg []byte, send func([]byte)
 	store := s.maps[st.mapID]
 	switch id {
 	case ReqSet:
-		return header(ResSet, ipc.ResponseHeaderSize, s.set(store, msg))
+		e := s.set(store, msg)
+		st.flushTracks()
+		return header(ResSet, ipc.ResponseHeaderSize, e)
 	case ReqDelete:
 		e := ipc.CsErrInvalidParm
 		if key, ok := readName(msg, offKey); ok {
 			e = csErr(store.ClientDelete(key))
 		}
+		st.flushTracks()
 		return header(ResDelete, ipc.ResponseHeaderSize, e)
 	case ReqGet:
 		return s.get(store, msg, maxMsg)
@@ -137,6 +142,7 @@ func (s *Service) process(st *connState, id int32, msg []byte, send func([]byte)
 			step := int32(binary.LittleEndian.Uint32(msg[offReqArg:]))
 			e = csErr(store.AdjustInt(key, step, true))
 		}
+		st.flushTracks()
 		return header(ResAdjustInt, ipc.ResponseHeaderSize, e)
 	case ReqIterInit:
 		out := header(ResIterInit, sizeIterInitRes, ipc.CsOK)
@@ -283,8 +289,9 @@ func (s *Service) trackAdd(st *connState, store *cmap.Store, msg []byte, send fu
 	inst := u64(msg, offTrackInst)
 	t := store.Track(key, flags, s.TrackQueue)
 	h := newHandle(st.tracks)
-	st.tracks[h] = &trackState{tracker: t, store: store, inst: inst}
-	go forward(send, t, inst)
+	ts := &trackState{tracker: t, store: store, inst: inst, flush: make(chan chan struct{}), done: make(chan struct{})}
+	st.tracks[h] = ts
+	go ts.forward(send)
 	out := header(ResTrackAdd, sizeTrackAddRes, ipc.CsOK)
 	binary.LittleEndian.PutUint64(out[24:], h)
 	return out
@@ -292,9 +299,49 @@ func (s *Service) trackAdd(st *connState, store *cmap.Store, msg []byte, send fu
 
 // forward turns store events into NOTIFY_CALLBACK events until the tracker
 // is removed (which closes its channel).
-func forward(send func([]byte) error, t *cmap.Tracker, inst uint64) {
-	for ev := range t.Events() {
-		send(EncodeNotify(inst, ev))
+func (ts *trackState) forward(send func([]byte) error) {
+	defer close(ts.done)
+	events := ts.tracker.Events()
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			send(EncodeNotify(ts.inst, ev))
+		case ack := <-ts.flush:
+			for queued := true; queued; {
+				select {
+				case ev, ok := <-events:
+					if !ok {
+						close(ack)
+						return
+					}
+					send(EncodeNotify(ts.inst, ev))
+				default:
+					queued = false
+				}
+			}
+			close(ack)
+		}
+	}
+}
+
+// flushTracks sends the notifications a write by this connection caused
+// before its reply goes out: icmap calls trackers inside the write, so
+// Corosync's clients see the event first. The store queues events while
+// it holds its lock, so after the write returns they are all queued.
+func (st *connState) flushTracks() {
+	for _, ts := range st.tracks {
+		ack := make(chan struct{})
+		select {
+		case ts.flush <- ack:
+			select {
+			case <-ack:
+			case <-ts.done:
+			}
+		case <-ts.done:
+		}
 	}
 }
 

@@ -311,3 +311,26 @@ func waitUntil(t *testing.T, cond func() bool) {
 	}
 	t.Fatal("condition not reached in 5 s")
 }
+
+// TestOwnWriteNotifiesBeforeReply: icmap runs trackers inside the write,
+// so a client tracking a key it writes itself finds the notification
+// waiting (doorbell included) as soon as the write's reply arrives.
+func TestOwnWriteNotifiesBeforeReply(t *testing.T) {
+	name, _, _ := startLocal(t)
+	c := dial(t, name, 0)
+	if _, err := c.TrackAdd("own.", cmap.TrackPrefix|cmap.TrackAdd|cmap.TrackModify|cmap.TrackDelete, 5); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		if err := c.Set("own.key", cmap.U32(uint32(i))); err != nil {
+			t.Fatal(err)
+		}
+		_, ev, err := c.ReadNotify(0)
+		if err != nil {
+			t.Fatalf("round %d: notification not there with the reply: %v", i, err)
+		}
+		if v, _ := ev.New.AsUint64(); v != uint64(i) {
+			t.Fatalf("round %d: notification for value %d", i, v)
+		}
+	}
+}
