@@ -49,6 +49,9 @@ type Sim struct {
 	Delivered uint64
 	// MaxEvents turns a packet storm into a reported failure instead of a
 	// hang; 0 means no limit.
+	// Observe, when set, sees every Ready a node produced, after the
+	// checker did (scenario tests record deliveries and notices with it).
+	Observe func(id uint32, rd srp.Ready)
 	MaxEvents uint64
 	events    uint64
 	ByType    [8]uint64
@@ -139,6 +142,22 @@ func (s *Sim) Start(id uint32) error {
 	s.trace("start %d (ring seq %d)", id, sn.store.Seq)
 	s.tick(sn, s.now)
 	return nil
+}
+
+// SetStoredRingSeq sets what a node's ring seq store holds, as if its
+// ringid file said so; use it before Start.
+func (s *Sim) SetStoredRingSeq(id uint32, seq uint64) {
+	if sn := s.nodes[id]; sn != nil {
+		sn.store.Seq = seq
+	}
+}
+
+// StoredRingSeq is what a node's store holds.
+func (s *Sim) StoredRingSeq(id uint32) uint64 {
+	if sn := s.nodes[id]; sn != nil {
+		return sn.store.Seq
+	}
+	return 0
 }
 
 // Crash stops a node without any message.
@@ -311,6 +330,9 @@ func (s *Sim) process(sn *simNode) {
 	}
 	if len(rd.Events) > 0 && s.AutoAck && n.WaitingTransAck() && n.State() == srp.StateOperational {
 		n.TransAck()
+	}
+	if s.Observe != nil {
+		s.Observe(sn.id, rd)
 	}
 	for _, p := range rd.Packets {
 		s.transmit(sn.id, p)

@@ -14,13 +14,18 @@ func (n *Node) gatherEnter(reason string) {
 	if n.timers[timerJoin] == 0 || n.state != StateGather {
 		n.arm(timerJoin, n.cfg.Timing.Join)
 	}
-	// Corosync restarts the consensus timer on every re-entry; joins that
-	// keep disagreeing (failed lists a receiver may not adopt) then
-	// postpone it forever and the ring never forms ("continuously in
-	// gather state"). Restarting it only when GATHER is entered afresh
-	// bounds a gather round to one consensus timeout.
-	if n.state != StateGather || n.timers[timerConsensus] == 0 {
+	// Corosync restarts the consensus timer on every re-entry. Joins that
+	// keep disagreeing without changing anyone's view (a failed list the
+	// receiver may not adopt because the sender is not in its membership)
+	// then postpone it forever and no ring forms ("continuously in gather
+	// state"). We restart it only when our view changed; views only grow,
+	// so a gather round is bounded.
+	viewChanged := !setEqual(n.consensusProc, n.procList) || len(n.consensusProc) != len(n.procList) ||
+		!setEqual(n.consensusFailed, n.failedList) || len(n.consensusFailed) != len(n.failedList)
+	if n.state != StateGather || n.timers[timerConsensus] == 0 || viewChanged {
 		n.arm(timerConsensus, n.cfg.Timing.Consensus)
+		n.consensusProc = append([]uint32(nil), n.procList...)
+		n.consensusFailed = append([]uint32(nil), n.failedList...)
 	}
 	n.cancel(timerTokenRetransmit)
 	n.cancel(timerTokenLoss)

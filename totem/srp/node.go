@@ -18,26 +18,28 @@ type Node struct {
 	now     time.Duration
 
 	// Rings and membership.
-	ringID         wire.RingID
-	regularRing    wire.RingID // ring whose messages the regular queue holds
-	oldRingID      wire.RingID
-	tokenRingIDSeq uint64   // highest ring seq heard of
-	memb           []uint32 // current regular configuration
-	newMemb        []uint32 // configuration being installed
-	transMemb      []uint32
-	deliverMemb    []uint32
-	leftMemb       []uint32
-	procList       []uint32
-	failedList     []uint32
-	consensus      map[uint32]bool
-	leftCleanly    map[uint32]bool
-	failedToRecv   bool
-	commitToken    *wire.CommitToken
-	tokenTarget    uint32
-	lastJoinAt     time.Duration
-	lastJoinSeq    uint64
-	lastJoinProc   []uint32
-	lastJoinFailed []uint32
+	ringID          wire.RingID
+	regularRing     wire.RingID // ring whose messages the regular queue holds
+	oldRingID       wire.RingID
+	tokenRingIDSeq  uint64   // highest ring seq heard of
+	memb            []uint32 // current regular configuration
+	newMemb         []uint32 // configuration being installed
+	transMemb       []uint32
+	deliverMemb     []uint32
+	leftMemb        []uint32
+	procList        []uint32
+	failedList      []uint32
+	consensus       map[uint32]bool
+	leftCleanly     map[uint32]bool
+	failedToRecv    bool
+	commitToken     *wire.CommitToken
+	tokenTarget     uint32
+	lastJoinAt      time.Duration
+	consensusProc   []uint32 // view when the consensus timer was armed
+	consensusFailed []uint32
+	lastJoinSeq     uint64
+	lastJoinProc    []uint32
+	lastJoinFailed  []uint32
 
 	// Ordering state of the current ring.
 	regular, recovery *sortQueue
