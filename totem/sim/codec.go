@@ -2,9 +2,18 @@ package sim
 
 import "github.com/ringfence/ringfence/totem/wire"
 
-// DefaultCodec gives every receiver its own copy of a message, as a real
-// network would. It is replaced by an Encode→Decode round trip once the
-// wire codec exists, so the simulator exercises the codec too.
+// WireCodec puts a message through the real byte codec, Encode then
+// Decode, as the daemon's transport does. It is the simulator's default.
+func WireCodec(m wire.Message) (wire.Message, error) {
+	b, err := wire.Encode(m)
+	if err != nil {
+		return nil, err
+	}
+	return wire.Decode(b)
+}
+
+// DefaultCodec gives every receiver its own deep copy of a message without
+// going through bytes; it is cheaper than WireCodec.
 func DefaultCodec(m wire.Message) (wire.Message, error) {
 	switch v := m.(type) {
 	case *wire.OrfToken:

@@ -51,7 +51,7 @@ type Sim struct {
 	// hang; 0 means no limit.
 	// Observe, when set, sees every Ready a node produced, after the
 	// checker did (scenario tests record deliveries and notices with it).
-	Observe func(id uint32, rd srp.Ready)
+	Observe   func(id uint32, rd srp.Ready)
 	MaxEvents uint64
 	events    uint64
 	ByType    [8]uint64
@@ -82,7 +82,7 @@ func New(seed int64, ids []uint32, timing srp.Timing) *Sim {
 		MinDelay: 100 * time.Microsecond,
 		MaxDelay: 1 * time.Millisecond,
 		Timing:   timing,
-		Codec:    DefaultCodec,
+		Codec:    WireCodec,
 		AutoAck:  true,
 	}
 	s.ids = append([]uint32(nil), ids...)
