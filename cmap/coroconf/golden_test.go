@@ -3,12 +3,14 @@ package coroconf
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/ringfence/ringfence/cmap"
@@ -30,6 +32,13 @@ func goldenEnv() *Env {
 	env.Resolve = func(string) []netip.Addr { return nil }
 	env.ReverseNames = nil
 	env.UidgidDir = filepath.Join(confDir, "uidgid.d")
+	// the sandbox has an empty /etc/corosync: no authkey
+	env.ReadFile = func(p string) ([]byte, error) {
+		if p == env.AuthKeyPath {
+			return nil, &fs.PathError{Op: "open", Path: p, Err: syscall.ENOENT}
+		}
+		return os.ReadFile(p)
+	}
 	return env
 }
 

@@ -7,7 +7,8 @@
 # Needs root, iproute2 and corosync. Everything runs in a private network
 # namespace (veth with 198.18.0.1/24 and 198.18.1.1/24, lo up) and a private
 # mount and UTS namespace (host name "rfhost", tmpfs on /run,
-# /var/lib/corosync and /var/log/corosync), so the host is not touched.
+# /var/lib/corosync, /var/log/corosync and /etc/corosync so no authkey of
+# the host is seen), so the host is not touched.
 # Usage: sh record.sh [NAME.conf ...]   (run from anywhere)
 # RECORD_OUT=DIR writes the results to DIR instead of beside the files (the
 # live Go test uses this to compare the installed corosync with our parser).
@@ -51,6 +52,7 @@ in_ns() {
 		mount -t tmpfs none /run
 		mount -t tmpfs none /var/lib/corosync
 		mount -t tmpfs none /var/log/corosync
+		mount -t tmpfs none /etc/corosync
 		exec "$@"' sh "$@"
 }
 
