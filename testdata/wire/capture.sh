@@ -102,7 +102,7 @@ capture_end
 
 # 2. Service messages of many sizes: packing and fragmentation.
 capture udpu-3node-cpg-sizes
-ip netns exec ${p}n2 "$work/cpgsend" sizes 10 100 1000 1400 1500 5000 20000 100000 >/dev/null
+ip netns exec ${p}n2 "$work/cpgsend" sizes 10 100 1000 1400 1500 5000 20000 100000 200000 >/dev/null
 capture_end
 
 # 3. Node 3 killed, then 4. restarted and rejoining.

@@ -66,7 +66,7 @@ func TestDumpCountsErrors(t *testing.T) {
 }
 
 // TestDumpReassemblesEverySize reads the capture of cpgsend multicasting
-// messages of 10 B to 100 KB on a three-node Corosync ring: every message
+// messages of 10 B to 200 KB on a three-node Corosync ring: every message
 // must come out whole exactly once, although over udpu the bridge saw each
 // datagram once per member.
 func TestDumpReassemblesEverySize(t *testing.T) {
@@ -75,7 +75,7 @@ func TestDumpReassemblesEverySize(t *testing.T) {
 		t.Fatalf("errors: %v", sum.errors)
 	}
 	// cpg MCAST exec messages are 184 bytes of header plus the data.
-	for _, size := range []int{10, 100, 1000, 1400, 1500, 5000, 20000, 100000} {
+	for _, size := range []int{10, 100, 1000, 1400, 1500, 5000, 20000, 100000, 200000} {
 		want := fmt.Sprintf("a:cpg.3:%dB", 184+size)
 		if n := strings.Count(out, want); n != 1 {
 			t.Errorf("%s seen %d times, want 1", want, n)

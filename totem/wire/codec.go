@@ -5,19 +5,6 @@ import (
 	"fmt"
 )
 
-// order returns the byte order a header's integers are written in.
-type byteOrder interface {
-	binary.ByteOrder
-	binary.AppendByteOrder
-}
-
-func order(bigEndian bool) byteOrder {
-	if bigEndian {
-		return binary.BigEndian
-	}
-	return binary.LittleEndian
-}
-
 // DecodeHeader reads and validates the 13-byte header. It accepts both byte
 // orders (the magic tells which) and nothing but version 3, the same gate
 // Corosync applies before looking any further.
@@ -37,11 +24,11 @@ func DecodeHeader(b []byte) (Header, error) {
 	if b[2] != Version {
 		return h, decodeErr(Type(b[3]), ErrBadVersion, "version %d, want %d", b[2], Version)
 	}
-	bo := order(h.BigEndian)
+	r := reader{b: b, off: 5, be: h.BigEndian}
 	h.Type = Type(b[3])
 	h.Encapsulated = b[4]
-	h.NodeID = bo.Uint32(b[5:])
-	h.TargetNodeID = bo.Uint32(b[9:])
+	h.NodeID = r.u32()
+	h.TargetNodeID = r.u32()
 	return h, nil
 }
 
@@ -52,7 +39,7 @@ func Decode(b []byte) (Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := reader{b: b, off: HeaderSize, bo: order(h.BigEndian)}
+	r := reader{b: b, off: HeaderSize, be: h.BigEndian}
 	switch h.Type {
 	case TypeOrfToken:
 		return decodeOrfToken(h, &r)
@@ -78,10 +65,29 @@ func need(h Header, b []byte, n int) error {
 }
 
 func decodeOrfToken(h Header, r *reader) (Message, error) {
-	if err := need(h, r.b, OrfTokenFixedSize); err != nil {
+	t := &OrfToken{}
+	if err := fillOrfToken(h, r, t); err != nil {
 		return nil, err
 	}
-	t := &OrfToken{Header: h}
+	return t, nil
+}
+
+// fillOrfToken decodes a token into t, reusing t.RtrList's backing array
+// when it is large enough.
+func fillOrfToken(h Header, r *reader, t *OrfToken) error {
+	if err := need(h, r.b, OrfTokenFixedSize); err != nil {
+		return err
+	}
+	// Counts are checked before anything is written to t, so a rejected
+	// datagram leaves the caller's token as it was.
+	n := readU32At(r.b, 53, r.be)
+	if n > MaxRtrEntries {
+		return decodeErr(h.Type, ErrBadCount, "rtr_list_entries %d > %d", n, MaxRtrEntries)
+	}
+	if want := OrfTokenFixedSize + int(n)*RtrItemSize; len(r.b) != want {
+		return decodeErr(h.Type, ErrLength, "%d bytes for %d retransmit entries, want %d", len(r.b), n, want)
+	}
+	t.Header = h
 	t.Seq = r.u32()
 	t.TokenSeq = r.u32()
 	t.Aru = r.u32()
@@ -90,36 +96,50 @@ func decodeOrfToken(h Header, r *reader) (Message, error) {
 	t.Backlog = r.u32()
 	t.FCC = r.u32()
 	t.RetransFlg = r.u32()
-	n := r.u32()
-	if n > MaxRtrEntries {
-		return nil, decodeErr(h.Type, ErrBadCount, "rtr_list_entries %d > %d", n, MaxRtrEntries)
+	r.off += 4 // rtr_list_entries, read above
+	switch {
+	case n == 0:
+		t.RtrList = t.RtrList[:0]
+	case cap(t.RtrList) >= int(n):
+		t.RtrList = t.RtrList[:n]
+	default:
+		t.RtrList = make([]RtrItem, n, MaxRtrEntries)
 	}
-	if want := OrfTokenFixedSize + int(n)*RtrItemSize; len(r.b) != want {
-		return nil, decodeErr(h.Type, ErrLength, "%d bytes for %d retransmit entries, want %d", len(r.b), n, want)
+	for i := range t.RtrList {
+		t.RtrList[i].RingID = r.ringID()
+		t.RtrList[i].Seq = r.u32()
 	}
-	if n > 0 {
-		t.RtrList = make([]RtrItem, n)
-		for i := range t.RtrList {
-			t.RtrList[i].RingID = r.ringID()
-			t.RtrList[i].Seq = r.u32()
-		}
-	}
-	return t, nil
+	return nil
+}
+
+func readU32At(b []byte, off int, be bool) uint32 {
+	r := reader{b: b, off: off, be: be}
+	return r.u32()
 }
 
 func decodeMcast(h Header, r *reader) (Message, error) {
-	if err := need(h, r.b, McastHeaderSize); err != nil {
+	m := &Mcast{}
+	if err := fillMcast(h, r, m); err != nil {
 		return nil, err
 	}
-	m := &Mcast{Header: h}
+	m.Payload = append([]byte(nil), m.Payload...)
+	return m, nil
+}
+
+// fillMcast decodes an mcast into m with m.Payload aliasing the datagram.
+func fillMcast(h Header, r *reader, m *Mcast) error {
+	if err := need(h, r.b, McastHeaderSize); err != nil {
+		return err
+	}
+	m.Header = h
 	m.SystemFrom = r.u32()
 	m.Seq = r.u32()
 	m.ThisSeqno = r.u32()
 	m.RingID = r.ringID()
 	m.NodeID = r.u32()
 	m.Guarantee = r.u32()
-	m.Payload = append([]byte(nil), r.b[McastHeaderSize:]...)
-	return m, nil
+	m.Payload = r.b[McastHeaderSize:len(r.b):len(r.b)]
+	return nil
 }
 
 func decodeMergeDetect(h Header, r *reader) (Message, error) {
@@ -220,7 +240,7 @@ func Encode(m Message) ([]byte, error) {
 // message; integers go out in the byte order the header names.
 func AppendEncode(dst []byte, m Message) ([]byte, error) {
 	h := *m.Hdr()
-	w := writer{b: dst, bo: order(h.BigEndian)}
+	w := writer{b: dst, be: h.BigEndian}
 	switch v := m.(type) {
 	case *OrfToken:
 		if len(v.RtrList) > MaxRtrEntries {
@@ -302,23 +322,31 @@ func AppendEncode(dst []byte, m Message) ([]byte, error) {
 	return w.b, nil
 }
 
-// reader walks a buffer whose length has already been checked.
+// reader walks a buffer whose length has already been checked. The byte
+// order is a bool rather than a binary.ByteOrder interface: the interface
+// call per field costs more than the field itself on the token hot path.
 type reader struct {
 	b   []byte
 	off int
-	bo  binary.ByteOrder
+	be  bool
 }
 
 func (r *reader) u32() uint32 {
-	v := r.bo.Uint32(r.b[r.off:])
+	p := r.b[r.off : r.off+4]
 	r.off += 4
-	return v
+	if r.be {
+		return binary.BigEndian.Uint32(p)
+	}
+	return binary.LittleEndian.Uint32(p)
 }
 
 func (r *reader) u64() uint64 {
-	v := r.bo.Uint64(r.b[r.off:])
+	p := r.b[r.off : r.off+8]
 	r.off += 8
-	return v
+	if r.be {
+		return binary.BigEndian.Uint64(p)
+	}
+	return binary.LittleEndian.Uint64(p)
 }
 
 func (r *reader) ringID() RingID {
@@ -339,18 +367,36 @@ func (r *reader) u32s(n int) []uint32 {
 
 type writer struct {
 	b  []byte
-	bo binary.AppendByteOrder
+	be bool
 }
 
 func (w *writer) header(h Header) {
-	w.b = w.bo.AppendUint16(w.b, Magic)
+	if w.be {
+		w.b = binary.BigEndian.AppendUint16(w.b, Magic)
+	} else {
+		w.b = binary.LittleEndian.AppendUint16(w.b, Magic)
+	}
 	w.b = append(w.b, Version, byte(h.Type), h.Encapsulated)
-	w.b = w.bo.AppendUint32(w.b, h.NodeID)
-	w.b = w.bo.AppendUint32(w.b, h.TargetNodeID)
+	w.u32(h.NodeID)
+	w.u32(h.TargetNodeID)
 }
 
-func (w *writer) u32(v uint32) { w.b = w.bo.AppendUint32(w.b, v) }
-func (w *writer) u64(v uint64) { w.b = w.bo.AppendUint64(w.b, v) }
+func (w *writer) u32(v uint32) {
+	if w.be {
+		w.b = binary.BigEndian.AppendUint32(w.b, v)
+	} else {
+		w.b = binary.LittleEndian.AppendUint32(w.b, v)
+	}
+}
+
+func (w *writer) u64(v uint64) {
+	if w.be {
+		w.b = binary.BigEndian.AppendUint64(w.b, v)
+	} else {
+		w.b = binary.LittleEndian.AppendUint64(w.b, v)
+	}
+}
+
 func (w *writer) ringID(r RingID) {
 	w.u32(r.Rep)
 	w.u64(r.Seq)

@@ -132,25 +132,3 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
-
-func BenchmarkDecodeToken(b *testing.B) {
-	buf, _ := Encode(sampleMessages()[0])
-	b.SetBytes(int64(len(buf)))
-	for b.Loop() {
-		if _, err := Decode(buf); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkEncodeMcast1K(b *testing.B) {
-	m := &Mcast{Header: Header{Encapsulated: EncapsulatedNormal}, Payload: make([]byte, 1024)}
-	dst := make([]byte, 0, 2048)
-	b.SetBytes(int64(Size(m)))
-	for b.Loop() {
-		var err error
-		if dst, err = AppendEncode(dst[:0], m); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
