@@ -137,6 +137,9 @@ func (s *Scheduler) assignPrimitive(r *Resource, prefer *Node) *Node {
 		s.assignBest(r, prefer)
 	}
 	r.assigning = false
+	if r.isRemote {
+		s.remoteAssigned(r)
+	}
 	return r.Assigned
 }
 

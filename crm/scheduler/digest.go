@@ -115,6 +115,32 @@ func (s *Scheduler) checkDefinitionChanges() {
 						restart = true
 					}
 				}
+				if restart && o.SecureDigest != "" {
+					// simulations see sanitized secrets: a change only
+					// in private parameters does not count
+					sec := map[string]string{}
+					hidden := map[string]bool{}
+					for _, k := range strings.Fields(o.El.Get("op-secure-params")) {
+						hidden[k] = true
+					}
+					src := all
+					old := compareVersionString(o.El.Get("crm_feature_set"), "3.16.0") < 0
+					if old {
+						src = r.Params
+					}
+					for k, v := range src {
+						if hidden[k] || strings.HasPrefix(k, "CRM_meta_") {
+							continue
+						}
+						if old && r.Class == "stonith" && (strings.HasPrefix(k, "pcmk_") || k == "provides") {
+							continue
+						}
+						sec[k] = v
+					}
+					if opDigest(sec) == o.SecureDigest {
+						restart = false
+					}
+				}
 				if restart {
 					r.restartOn = append(r.restartOn, n)
 				}
@@ -147,4 +173,24 @@ func (s *Scheduler) opTimeoutFor(r *Resource, task string, intervalMS int64) int
 		return t
 	}
 	return 20000
+}
+
+func compareVersionString(a, b string) int {
+	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(pa) || i < len(pb); i++ {
+		var x, y int
+		if i < len(pa) {
+			x, _ = strconv.Atoi(pa[i])
+		}
+		if i < len(pb) {
+			y, _ = strconv.Atoi(pb[i])
+		}
+		if x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
 }

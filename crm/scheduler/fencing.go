@@ -5,6 +5,9 @@ func (s *Scheduler) canFence(n *Node) bool {
 	if !s.StonithEnabled || !s.HaveFencing {
 		return false
 	}
+	if n.Kind == "guest" {
+		return true
+	}
 	if s.HaveQuorum || s.NoQuorumPolicy == "ignore" {
 		return true
 	}
@@ -14,7 +17,17 @@ func (s *Scheduler) canFence(n *Node) bool {
 // scheduleFencing creates fencing and shutdown actions.
 func (s *Scheduler) scheduleFencing() {
 	for _, n := range s.Nodes {
-		if n.Unclean && n.Kind == "member" {
+		if n.Kind == "guest" {
+			if n.RemoteReset && s.canFence(n) {
+				n.Fence = true
+				n.fenceRunnable = true
+				a := s.newAction(nil, "stonith", n, false)
+				a.Pseudo = true
+				a.Meta["CRM_meta_stonith_action"] = "reboot"
+			}
+			continue
+		}
+		if n.Unclean {
 			if s.canFence(n) {
 				n.Fence = true
 				n.fenceRunnable = true

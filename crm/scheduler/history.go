@@ -236,10 +236,45 @@ func historyActive(ops []*cib.LRMOp) bool {
 
 // unpackHistory replays every node's history into resource state.
 func (s *Scheduler) unpackHistory() {
+	done := map[*Node]bool{}
 	for _, n := range s.Nodes {
+		if n.Kind == "member" {
+			s.unpackNodeHistory(n)
+			done[n] = true
+		}
+	}
+	for progress := true; progress; {
+		progress = false
+		for _, n := range s.Nodes {
+			if done[n] || n.Conn == nil {
+				continue
+			}
+			conn := n.Conn
+			if conn.Role != RoleStarted || (conn.container != nil && conn.container.Role != RoleStarted) {
+				continue
+			}
+			s.remoteOnline(n)
+			s.unpackNodeHistory(n)
+			done[n] = true
+			progress = true
+		}
+	}
+	for _, n := range s.Nodes {
+		if done[n] || n.Kind == "member" {
+			continue
+		}
+		if s.StonithEnabled {
+			s.remoteOnline(n)
+			s.unpackNodeHistory(n)
+		}
+	}
+}
+
+func (s *Scheduler) unpackNodeHistory(n *Node) {
+	{
 		st := n.state
 		if st == nil {
-			continue
+			return
 		}
 		for _, lr := range st.Resources {
 			if len(lr.Ops) == 0 {

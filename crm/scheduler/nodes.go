@@ -192,7 +192,17 @@ func (s *Scheduler) classifyMember(n *Node, st *cib.NodeState) {
 // fenceNode marks a node unclean; fencing actions are created later when
 // possible.
 func (s *Scheduler) fenceNode(n *Node, reason string) {
-	if n.Kind == "guest" || n.Kind == "remote" {
+	if n.Kind == "guest" && n.Conn != nil && n.Conn.container != nil {
+		c := n.Conn.container
+		if !c.Failed {
+			n.RemoteReset = true
+			c.Failed, c.stopFlag = true, true
+		}
+	}
+	if n.Kind == "remote" {
+		if n.Conn != nil && !n.Conn.Managed {
+			return
+		}
 		n.RemoteReset = true
 	}
 	if !n.Unclean {

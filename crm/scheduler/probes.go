@@ -38,6 +38,14 @@ func (s *Scheduler) scheduleProbes() {
 }
 
 func (s *Scheduler) probe(r *Resource, n *Node) {
+	if n.Kind != "member" {
+		if r.Class == "stonith" || r.isRemote {
+			return
+		}
+		if n.Kind == "guest" && containsGuest(r) {
+			return
+		}
+	}
 	switch r.Kind {
 	case cib.KindGroup:
 		for _, c := range r.Children {
@@ -72,7 +80,7 @@ func (s *Scheduler) probe(r *Resource, n *Node) {
 	case cib.KindBundle:
 		return
 	}
-	if r.Orphan {
+	if r.Orphan || (r.container != nil && !r.isRemote) {
 		return
 	}
 	if n.Kind != "member" && r.Class == "stonith" {
@@ -90,6 +98,12 @@ func (s *Scheduler) probe(r *Resource, n *Node) {
 	if has && mode == "never" {
 		return
 	}
+	if n.Kind == "guest" && n.Conn != nil && n.Conn.container != nil {
+		g := n.Conn.container
+		if g.Role == RoleStopped || g.Assigned == nil || g.FailedOn[g.currentNode()] {
+			return
+		}
+	}
 	a := s.newAction(r, "monitor", n, false)
 	a.Probe = true
 	// a probe must finish before the resource starts anywhere
@@ -98,4 +112,13 @@ func (s *Scheduler) probe(r *Resource, n *Node) {
 			s.order(a, st, fOptional)
 		}
 	}
+}
+
+func containsGuest(r *Resource) bool {
+	for _, p := range append([]*Resource{r}, r.primitives()...) {
+		if len(p.contained) > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -27,6 +27,7 @@ func Schedule(c *cib.CIB, now time.Time) (*Result, error) {
 	if err := s.unpackResources(); err != nil {
 		return nil, err
 	}
+	s.setupRemotes()
 	s.unpackHistory()
 	for _, r := range s.All {
 		r.origNextRole = r.NextRole
@@ -49,6 +50,7 @@ func Schedule(c *cib.CIB, now time.Time) (*Result, error) {
 	s.initAllowed()
 	s.unpackLocations()
 	s.applyStateScores()
+	s.banConnectionsFromRemotes()
 	s.unpackColocations()
 	s.unpackOrders()
 	s.unpackTickets()
@@ -60,6 +62,7 @@ func Schedule(c *cib.CIB, now time.Time) (*Result, error) {
 	s.internalOrders()
 	s.constraintOrders()
 	s.orderFencing()
+	s.remoteOrders()
 	s.applyRunnability()
 	s.propagate()
 	s.stopUnrunnable()

@@ -26,8 +26,12 @@ func (s *Scheduler) processState(r *Resource, n *Node, role string, onFail int, 
 	if active && !n.Online && !n.Maintenance && r.Managed {
 		if n.Kind == "guest" {
 			r.Failed = true
+			r.stopFlag = true
 			s.fenceNode(n, r.ID+" is thought to be active there")
 		} else if s.StonithEnabled {
+			if n.Kind == "remote" && n.Conn != nil && !n.Conn.Failed {
+				n.Unseen = true
+			}
 			s.fenceNode(n, r.ID+" is thought to be active there")
 		}
 	}
