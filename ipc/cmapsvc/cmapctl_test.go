@@ -228,9 +228,7 @@ func testCmapctlAgainstOurServer(t *testing.T, socket bool) {
 	}
 	// "ip netns exec" execs the helper in place, so its pid names the
 	// per-connection directories; all of them must be gone.
-	if m, _ := filepath.Glob(fmt.Sprintf("/dev/shm/qb-%d-*", s.cmd.Process.Pid)); len(m) != 0 {
-		t.Fatalf("shared-memory directories left behind: %v", m)
-	}
+	s.waitNoShm()
 }
 
 func TestCorosyncCmapctlTracking(t *testing.T) {
@@ -383,7 +381,19 @@ func TestKilledLibqbClientIsCleanedUp(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if m, _ := filepath.Glob(fmt.Sprintf("/dev/shm/qb-%d-*", s.cmd.Process.Pid)); len(m) != 0 {
-		t.Fatalf("shared-memory directories left behind: %v", m)
+	s.waitNoShm()
+}
+
+// waitNoShm waits for the helper's per-connection directories to go: the
+// live-connection count drops before the owner goroutine removes them.
+func (s *nsServer) waitNoShm() {
+	s.t.Helper()
+	var m []string
+	for range 250 {
+		if m, _ = filepath.Glob(fmt.Sprintf("/dev/shm/qb-%d-*", s.cmd.Process.Pid)); len(m) == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
+	s.t.Fatalf("shared-memory directories left behind: %v", m)
 }

@@ -75,11 +75,10 @@ func FuzzRequest(f *testing.F) {
 		svc := New(def, stats)
 		st := newConnState()
 		defer st.close()
-		send := func([]byte) error { return nil }
 		// Run the message twice so handles created by the first run can
 		// be used by the second.
 		for range 2 {
-			out := svc.process(st, h.ID, msg, send, 1<<20)
+			out := svc.process(st, h.ID, msg, nopSink{}, 1<<20)
 			rh, err := ipc.ParseResponseHeader(out)
 			if err != nil || int(rh.Size) != len(out) {
 				t.Fatalf("reply header %+v for %d bytes (%v)", rh, len(out), err)
@@ -102,3 +101,8 @@ func FuzzRequest(f *testing.F) {
 		}
 	})
 }
+
+type nopSink struct{}
+
+func (nopSink) SendEvent([]byte) error { return nil }
+func (nopSink) Close()                 {}

@@ -115,12 +115,18 @@ func (s *Service) Handle(c *ipc.Conn, id int32, msg []byte) {
 		c.Respond(header(0, ipc.ResponseHeaderSize, ipc.CsErrLibrary))
 		return
 	}
-	c.Respond(s.process(st, id, msg, c.SendEvent, c.MaxPayload()))
+	c.Respond(s.process(st, id, msg, c, c.MaxPayload()))
+}
+
+// eventSink is where a connection's notifications go (an *ipc.Conn).
+type eventSink interface {
+	SendEvent(msg []byte) error
+	Close()
 }
 
 // process answers one request that passed the server's id and minimum
-// size checks. Events for tracks go to send; maxMsg bounds the reply.
-func (s *Service) process(st *connState, id int32, msg []byte, send func([]byte) error, maxMsg int) []byte {
+// size checks. Events for tracks go to sink; maxMsg bounds the reply.
+func (s *Service) process(st *connState, id int32, msg []byte, sink eventSink, maxMsg int) []byte {
 	store := s.maps[st.mapID]
 	switch id {
 	case ReqSet:
@@ -169,7 +175,7 @@ func (s *Service) process(st *connState, id int32, msg []byte, send func([]byte)
 		}
 		return header(ResIterFinalize, ipc.ResponseHeaderSize, e)
 	case ReqTrackAdd:
-		return s.trackAdd(st, store, msg, send)
+		return s.trackAdd(st, store, msg, sink)
 	case ReqTrackDelete:
 		out := header(ResTrackDelete, sizeTrackDelRes, ipc.CsErrBadHandle)
 		if h := u64(msg, offHandle); st.tracks[h] != nil {
@@ -277,7 +283,7 @@ func (s *Service) iterNext(st *connState, store *cmap.Store, h uint64) []byte {
 	return header(ResIterNext, sizeIterNextRes, ipc.CsErrNoSections)
 }
 
-func (s *Service) trackAdd(st *connState, store *cmap.Store, msg []byte, send func([]byte) error) []byte {
+func (s *Service) trackAdd(st *connState, store *cmap.Store, msg []byte, sink eventSink) []byte {
 	key, ok := readName(msg, offKey)
 	if !ok {
 		return header(ResTrackAdd, sizeTrackAddRes, ipc.CsErrInvalidParm)
@@ -291,17 +297,24 @@ func (s *Service) trackAdd(st *connState, store *cmap.Store, msg []byte, send fu
 	h := newHandle(st.tracks)
 	ts := &trackState{tracker: t, store: store, inst: inst, flush: make(chan chan struct{}), done: make(chan struct{})}
 	st.tracks[h] = ts
-	go ts.forward(send)
+	go ts.forward(sink)
 	out := header(ResTrackAdd, sizeTrackAddRes, ipc.CsOK)
 	binary.LittleEndian.PutUint64(out[24:], h)
 	return out
 }
 
 // forward turns store events into NOTIFY_CALLBACK events until the tracker
-// is removed (which closes its channel).
-func (ts *trackState) forward(send func([]byte) error) {
+// is removed (which closes its channel). A client that cannot keep up
+// (its queues overflowed, so it missed a change) is disconnected rather
+// than left with a silently stale view.
+func (ts *trackState) forward(sink eventSink) {
 	defer close(ts.done)
 	events := ts.tracker.Events()
+	send := func(msg []byte) {
+		if err := sink.SendEvent(msg); err == syscall.ENOBUFS || ts.tracker.Dropped() > 0 {
+			sink.Close()
+		}
+	}
 	for {
 		select {
 		case ev, ok := <-events:

@@ -25,13 +25,18 @@ var nameSeq atomic.Int32
 // process (no namespace needed).
 func startLocal(t testing.TB) (name string, def, stats *cmap.Store) {
 	t.Helper()
+	return startLocalCfg(t, ipc.Config{})
+}
+
+func startLocalCfg(t testing.TB, cfg ipc.Config) (name string, def, stats *cmap.Store) {
+	t.Helper()
 	if _, err := os.Stat("/dev/shm"); err != nil {
 		t.Skip("needs /dev/shm")
 	}
 	def, stats = fixtureStores()
 	svc := cmapsvc.New(def, stats).IPCService()
 	svc.Name = fmt.Sprintf("rftest-cmap%d-%d", os.Getpid(), nameSeq.Add(1))
-	srv := ipc.NewServer(ipc.Config{})
+	srv := ipc.NewServer(cfg)
 	srv.SetReady(true)
 	if err := srv.Serve(svc); err != nil {
 		t.Fatal(err)
@@ -332,5 +337,40 @@ func TestOwnWriteNotifiesBeforeReply(t *testing.T) {
 		if v, _ := ev.New.AsUint64(); v != uint64(i) {
 			t.Fatalf("round %d: notification for value %d", i, v)
 		}
+	}
+}
+
+// TestStalledTrackerIsDisconnected: a client that tracks keys but never
+// reads its events is cut off once its queues overflow, instead of
+// silently missing changes.
+func TestStalledTrackerIsDisconnected(t *testing.T) {
+	name, def, _ := startLocalCfg(t, ipc.Config{MaxQueuedEvents: 8})
+	raw, err := client.DialOptions(name, client.Options{MaxMsgSize: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	req := make([]byte, cmapsvc.RequestSizes[cmapsvc.ReqTrackAdd])
+	ipc.PutRequestHeader(req, cmapsvc.ReqTrackAdd, len(req))
+	binary.LittleEndian.PutUint16(req[16:], 6)
+	copy(req[24:], "flood.")
+	binary.LittleEndian.PutUint32(req[280:], uint32(cmap.TrackPrefix|cmap.TrackAdd|cmap.TrackModify))
+	if _, err := raw.SendRecv(req, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 { // ~340-byte events: the 8 KiB ring holds 24, the queue 8 more
+		def.Set("flood.key", cmap.U32(uint32(i)))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		probe := make([]byte, 24)
+		ipc.PutRequestHeader(probe, cmapsvc.ReqIterNext, 24)
+		if _, err := raw.SendRecv(probe, time.Second); errors.Is(err, client.ErrDisconnected) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("flooded tracker still connected")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
