@@ -32,7 +32,10 @@ import (
 //	    allow_downscale=0|1 ev_tracking=0|1
 //	    qdevice=MODEL qdevice_votes=N qdevice_timeout=MS qdevice_sync_timeout=MS
 //	start ID...                  boot nodes, each alone in its own ring first
-//	partition 1 2 | 3            set the rings (all running nodes must appear)
+//	partition 1 2 | 3            set the rings (all running nodes must appear);
+//	                             a group starting with "<" delivers its
+//	                             senders in descending id order (totem's
+//	                             agreed order depends on the token's path)
 //	stop ID                      clean shutdown (Leave, then the ring shrinks)
 //	kill ID                      crash
 //	tick DURATION                advance the clock for everybody
@@ -64,6 +67,7 @@ type simNode struct {
 	m      *Machine
 	store  *MemoryEVStore
 	ring   []uint32 // members of its current ring
+	desc   bool     // its ring delivers senders in descending id order
 	synced bool     // sync finished for the current ring
 	wait   bool     // last SyncProcess asked to wait
 }
@@ -203,12 +207,17 @@ func (c *cluster) drain(id uint32) []Message {
 // flush delivers everything the nodes of ring have queued, sender by
 // sender in id order, until nothing is left.
 func (c *cluster) flush(ring []uint32) {
+	senders := ring
+	if len(ring) > 0 && c.nodes[ring[0]].desc {
+		senders = slices.Clone(ring)
+		slices.Reverse(senders)
+	}
 	for round := 0; ; round++ {
 		if round > 100 {
 			c.t.Fatalf("message storm in ring %v", ring)
 		}
 		any := false
-		for _, sender := range ring {
+		for _, sender := range senders {
 			msgs := c.drain(sender)
 			for _, msg := range msgs {
 				any = true
@@ -235,7 +244,7 @@ func (c *cluster) ringOf(id uint32) []uint32 { return c.nodes[id].ring }
 
 // formRing installs a new ring with these members and runs votequorum's
 // part of the sync on each.
-func (c *cluster) formRing(members []uint32) {
+func (c *cluster) formRing(members []uint32, desc bool) {
 	members = slices.Clone(members)
 	slices.Sort(members)
 	c.ringSeq += 4
@@ -244,6 +253,7 @@ func (c *cluster) formRing(members []uint32) {
 	// in the new ring, before the sync reaches votequorum.
 	for _, id := range members {
 		c.nodes[id].ring = members
+		c.nodes[id].desc = desc
 	}
 	c.flush(members)
 	for _, id := range members {
@@ -390,13 +400,19 @@ func (c *cluster) run(cmd string, args []string) error {
 				continue
 			}
 			c.nodes[uint32(id)] = &simNode{m: m, store: c.stores[uint32(id)]}
-			c.formRing([]uint32{uint32(id)})
+			c.formRing([]uint32{uint32(id)}, false)
 		}
 	case "partition":
 		groups := [][]uint32{{}}
+		desc := []bool{false}
 		for _, a := range args {
 			if a == "|" {
 				groups = append(groups, []uint32{})
+				desc = append(desc, false)
+				continue
+			}
+			if a == "<" {
+				desc[len(desc)-1] = true
 				continue
 			}
 			_, id, err := c.node(a)
@@ -412,7 +428,7 @@ func (c *cluster) run(cmd string, args []string) error {
 		if total != len(c.nodes) {
 			return fmt.Errorf("partition must list every running node exactly once")
 		}
-		for _, g := range groups {
+		for i, g := range groups {
 			slices.Sort(g)
 			changed := false
 			for _, id := range g {
@@ -421,7 +437,7 @@ func (c *cluster) run(cmd string, args []string) error {
 				}
 			}
 			if changed {
-				c.formRing(g)
+				c.formRing(g, desc[i])
 			}
 		}
 	case "stop", "kill":
@@ -440,7 +456,7 @@ func (c *cluster) run(cmd string, args []string) error {
 		delete(c.nodes, id)
 		rest := slices.DeleteFunc(slices.Clone(ring), func(x uint32) bool { return x == id })
 		if len(rest) > 0 {
-			c.formRing(rest)
+			c.formRing(rest, n.desc)
 		}
 	case "tick":
 		if err := need(1); err != nil {
