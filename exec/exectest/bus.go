@@ -30,6 +30,10 @@ type Bus struct {
 	Completed map[uint32]int
 	// Errors collects delivery errors per node (ignored messages).
 	Errors map[uint32][]error
+	// BeforeCollect, when set, runs for each member before the bus takes
+	// its engine's output, so that a test can move service output (e.g.
+	// messages a service queued outside sync) into the engine.
+	BeforeCollect func(node uint32)
 	// OnReady, when set, sees every node's Ready (after the bus took the
 	// messages out) so tests can inspect logs.
 	OnReady func(node uint32, r exec.Ready)
@@ -43,6 +47,19 @@ func NewBus() *Bus {
 // Add attaches an engine (not yet a member).
 func (b *Bus) Add(e *exec.Engine) { b.nodes[e.NodeID()] = e }
 
+// Remove detaches node id at once, without a configuration change for
+// the others (use ConfChg for that): the node has crashed or moved to
+// another bus (a partition).
+func (b *Bus) Remove(id uint32) {
+	delete(b.nodes, id)
+	b.members = slices.DeleteFunc(b.members, func(m uint32) bool { return m == id })
+	b.queue = slices.DeleteFunc(b.queue, func(s Sent) bool { return s.From == id })
+}
+
+// StartRing sets the ring sequence the next ConfChg advances from, so
+// that separate buses (partitions) use distinct rings.
+func (b *Bus) StartRing(seq uint64) { b.ring.Seq = seq }
+
 // Engine returns node id's engine.
 func (b *Bus) Engine(id uint32) *exec.Engine { return b.nodes[id] }
 
@@ -55,6 +72,9 @@ func (b *Bus) Ring() wire.RingID { return b.ring }
 // collect moves every member's Ready messages into the queue.
 func (b *Bus) collect() {
 	for _, id := range b.members {
+		if b.BeforeCollect != nil {
+			b.BeforeCollect(id)
+		}
 		r := b.nodes[id].Ready()
 		for _, m := range r.Messages {
 			b.queue = append(b.queue, Sent{From: id, Msg: m})
