@@ -112,13 +112,13 @@ func TestProcessControl(t *testing.T) {
 	if err := p.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if st := procState(t, p.Pid); st != "T" {
+	if st := procState(t, p.Pid, "T"); st != "T" {
 		t.Fatalf("after SIGSTOP state %q", st)
 	}
 	if err := p.Cont(); err != nil {
 		t.Fatal(err)
 	}
-	if st := procState(t, p.Pid); st != "S" && st != "R" {
+	if st := procState(t, p.Pid, "S"); st != "S" && st != "R" {
 		t.Fatalf("after SIGCONT state %q", st)
 	}
 	// The pid is the program's (nsenter execs it), and it runs in the
@@ -215,16 +215,18 @@ func TestOwnerPid(t *testing.T) {
 	}
 }
 
-func procState(t *testing.T, pid int) string {
+// procState polls ps until the state is want (signals land
+// asynchronously) and returns the last state seen.
+func procState(t *testing.T, pid int, want string) string {
 	t.Helper()
 	var st string
-	for i := 0; i < 50; i++ {
+	for i := 0; i < 100; i++ {
 		out, err := exec.Command("ps", "-o", "state=", "-p", itoa(pid)).Output()
 		if err != nil {
 			t.Fatalf("ps: %v", err)
 		}
 		st = strings.TrimSpace(string(out))
-		if st != "" {
+		if st == want {
 			return st
 		}
 		time.Sleep(10 * time.Millisecond)

@@ -3,6 +3,7 @@ package netns
 import (
 	"context"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
@@ -74,6 +75,12 @@ func TestCorosyncRing(t *testing.T) {
 	}
 	t.Logf("SIGKILL of node 3 seen by node 1 after %v", waitMembers(t, h1, start, h1, h2))
 	waitMembers(t, h2, start, h1, h2)
+	// Corosync never deletes member entries; a crashed node is "left".
+	if out, err := h1.Run(nil, "corosync-cmapctl", "runtime.members."); err != nil || !strings.Contains(out, "runtime.members.3.status (str) = left\n") {
+		t.Fatalf("cmapctl after the crash: %v\n%s", err, out)
+	} else {
+		t.Logf("cmapctl runtime.members. after the crash:\n%s", out)
+	}
 
 	start = time.Now()
 	var err error
