@@ -104,17 +104,36 @@ func (c *Cluster) build(n int, opts Options) error {
 			return err
 		}
 	}
+	c.Hosts = make([]*Host, n)
 	for i := 1; i <= n; i++ {
-		h := &Host{
+		c.Hosts[i-1] = &Host{
 			c:     c,
 			Index: i,
 			NS:    fmt.Sprintf("%sh%d", c.prefix, i),
 			Addr:  HostAddr(i),
 			port:  fmt.Sprintf("p%d", i),
 		}
-		c.Hosts = append(c.Hosts, h)
-		if err := h.build(opts); err != nil {
-			return fmt.Errorf("host %d: %w", i, err)
+	}
+	// Hosts are built a few at a time: each is a handful of ip commands
+	// and a holder process, mostly waiting on the kernel.
+	errs := make([]error, n)
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i, h := range c.Hosts {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := h.build(opts); err != nil {
+				errs[i] = fmt.Errorf("host %d: %w", h.Index, err)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -182,6 +201,16 @@ func ipCmd(args ...string) error {
 	out, err := exec.Command("ip", args...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// ipBatch runs several ip commands in namespace ns with one process.
+func ipBatch(ns string, lines ...string) error {
+	cmd := exec.Command("ip", "-n", ns, "-batch", "-")
+	cmd.Stdin = strings.NewReader(strings.Join(lines, "\n") + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("ip -n %s -batch (%s): %v: %s", ns, strings.Join(lines, "; "), err, bytes.TrimSpace(out))
 	}
 	return nil
 }

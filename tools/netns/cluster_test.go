@@ -235,3 +235,19 @@ func procState(t *testing.T, pid int, want string) string {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestCluster32Hosts builds the largest cluster the benchmarks use and
+// checks the first and last hosts reach each other.
+func TestCluster32Hosts(t *testing.T) {
+	start := time.Now()
+	c := NewCluster(t, 32, Options{})
+	t.Logf("32 hosts built in %v", time.Since(start))
+	first, last := c.Hosts[0], c.Hosts[31]
+	if last.Addr != netip.MustParseAddr("198.18.0.32") {
+		t.Fatalf("host 32 has %s", last.Addr)
+	}
+	a, b := udpEndpoint(t, first, 7000), udpEndpoint(t, last, 7000)
+	if !reaches(t, a, b) || !reaches(t, b, a) {
+		t.Fatal("host 1 and host 32 cannot talk")
+	}
+}

@@ -113,3 +113,23 @@ func TestCorosyncRing(t *testing.T) {
 		}
 	}
 }
+
+// TestCorosyncPause freezes one daemon (SIGSTOP) past the token timeout:
+// the others drop it; SIGCONT brings it back into one ring.
+func TestCorosyncPause(t *testing.T) {
+	needDaemon(t)
+	c := NewCluster(t, 3, Options{})
+	h1, h2, h3 := c.Hosts[0], c.Hosts[1], c.Hosts[2]
+	_, procs, _ := startRing(t, c, CorosyncOptions{Token: 1000})
+	start := time.Now()
+	if err := procs[2].Stop(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("SIGSTOP of node 3 seen by node 1 after %v", waitMembers(t, h1, start, h1, h2))
+	start = time.Now()
+	if err := procs[2].Cont(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("SIGCONT: one ring again after %v", waitMembers(t, h1, start, h1, h2, h3))
+	waitMembers(t, h3, start, h1, h2, h3)
+}
