@@ -15,8 +15,10 @@ import (
 
 // captured is one totem datagram from a capture of real Corosync 3.1.7.
 type captured struct {
+	frame   int // 1-based position in the pcap, as tshark numbers frames
 	src     string
 	srcPort uint16
+	dst     string
 	payload []byte
 }
 
@@ -33,7 +35,7 @@ func readCapture(t testing.TB, path string) []captured {
 		t.Fatalf("%s: %v", path, err)
 	}
 	var out []captured
-	for {
+	for frame := 1; ; frame++ {
 		data, _, err := r.ReadPacketData()
 		if errors.Is(err, io.EOF) {
 			break
@@ -47,7 +49,8 @@ func readCapture(t testing.TB, path string) []captured {
 		if udp == nil || ip == nil || udp.DstPort != 5405 {
 			continue
 		}
-		out = append(out, captured{src: ip.SrcIP.String(), srcPort: uint16(udp.SrcPort), payload: append([]byte(nil), udp.Payload...)})
+		out = append(out, captured{frame: frame, src: ip.SrcIP.String(), srcPort: uint16(udp.SrcPort), dst: ip.DstIP.String(),
+			payload: append([]byte(nil), udp.Payload...)})
 	}
 	return out
 }
