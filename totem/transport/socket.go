@@ -205,11 +205,14 @@ func closedErr(err error) bool {
 	return errors.Is(err, net.ErrClosed)
 }
 
-// deliverQueue is the Recv channel with a close that does not race with
-// the readers still sending on it.
+// deliverQueue is the Recv channel with a close that cannot race with the
+// readers (or a udp sender handing over its own copy) still putting.
 type deliverQueue struct {
-	ch   chan Datagram
-	done chan struct{}
+	ch     chan Datagram
+	done   chan struct{}
+	mu     sync.RWMutex // put holds it shared; close exclusively
+	closed bool
+	once   sync.Once
 }
 
 func newDeliverQueue(n int) *deliverQueue {
@@ -222,10 +225,27 @@ func newDeliverQueue(n int) *deliverQueue {
 // put blocks while the consumer is behind, so overload backs up into the
 // kernel's receive buffer, which drops there as it would for corosync.
 func (q *deliverQueue) put(d Datagram) bool {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if q.closed {
+		return false
+	}
 	select {
 	case q.ch <- d:
 		return true
 	case <-q.done:
 		return false
 	}
+}
+
+// shutdown releases blocked puts, then closes the channel once no put is
+// in flight.
+func (q *deliverQueue) shutdown() {
+	q.once.Do(func() {
+		close(q.done)
+		q.mu.Lock()
+		q.closed = true
+		close(q.ch)
+		q.mu.Unlock()
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/ipv4"
@@ -45,6 +46,7 @@ type UDP struct {
 	wg   sync.WaitGroup
 
 	closeOnce sync.Once
+	closed    atomic.Bool
 }
 
 // NewUDP binds the three sockets, joins the group and starts the readers.
@@ -142,6 +144,9 @@ func (u *UDP) received(from netip.AddrPort, at time.Time, b []byte) {
 }
 
 func (u *UDP) checkSize(b []byte) error {
+	if u.closed.Load() {
+		return ErrClosed
+	}
 	if len(b) > u.cfg.NetMTU {
 		u.stats.refusedOversize.Add(1)
 		return fmt.Errorf("%w: %d > %d", ErrOversize, len(b), u.cfg.NetMTU)
@@ -180,12 +185,12 @@ func (u *UDP) Stats() Stats                      { return u.stats.snapshot() }
 
 func (u *UDP) Close() error {
 	u.closeOnce.Do(func() {
-		close(u.q.done)
+		u.closed.Store(true)
 		u.recv.conn.Close()
 		u.token.conn.Close()
 		u.send.conn.Close()
+		u.q.shutdown()
 		u.wg.Wait()
-		close(u.q.ch)
 	})
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -69,6 +70,7 @@ type UDPU struct {
 	wg    sync.WaitGroup
 
 	closeOnce sync.Once
+	closed    atomic.Bool
 }
 
 // NewUDPU binds the sockets and starts the reader.
@@ -111,6 +113,9 @@ func (u *UDPU) received(from netip.AddrPort, at time.Time, b []byte) {
 }
 
 func (u *UDPU) checkSize(b []byte) error {
+	if u.closed.Load() {
+		return ErrClosed
+	}
 	if len(b) > u.cfg.NetMTU {
 		u.stats.refusedOversize.Add(1)
 		return fmt.Errorf("%w: %d > %d", ErrOversize, len(b), u.cfg.NetMTU)
@@ -155,11 +160,11 @@ func (u *UDPU) MulticastSource() netip.AddrPort { return u.mcast.localAddr() }
 
 func (u *UDPU) Close() error {
 	u.closeOnce.Do(func() {
-		close(u.q.done)
+		u.closed.Store(true)
 		u.token.conn.Close()
 		u.mcast.conn.Close()
+		u.q.shutdown()
 		u.wg.Wait()
-		close(u.q.ch)
 	})
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"testing"
+	"time"
 )
 
 // freePort finds a UDP port free on 127.0.0.1 (and, for practical
@@ -158,5 +159,26 @@ func TestUDPUBindErrors(t *testing.T) {
 	}
 	if _, err := NewUDPU(UDPUConfig{Members: members}); err == nil {
 		t.Fatal("missing local address accepted")
+	}
+}
+
+func TestUDPUSendDuringClose(t *testing.T) {
+	nodes, _ := loopbackRing(t, 2, nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 2000; i++ {
+			nodes[0].Multicast([]byte("x"))
+		}
+	}()
+	go func() {
+		for range nodes[0].Recv() {
+		}
+	}()
+	time.Sleep(time.Millisecond)
+	nodes[0].Close()
+	<-done
+	if err := nodes[0].SendToken(2, []byte("x")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("send after close: %v", err)
 	}
 }
