@@ -42,6 +42,7 @@ type Conn struct {
 	evMu      sync.Mutex
 	evQueue   [][]byte // events waiting for room in the event ring
 	evNotify  int      // doorbell bytes owed to the client
+	evWriting bool     // writeLoop is writing owed bytes (holds the socket's write lock)
 	evKick    chan struct{}
 	released  bool // rings unmapped (guarded by respMu and evMu together)
 	releaseMu sync.Mutex
@@ -166,7 +167,7 @@ func (c *Conn) SendEvent(msg []byte) error {
 			// Ring the doorbell now, as libqb does, so that an event
 			// sent before a response is visible before it; only a full
 			// socket defers the byte to the writer goroutine.
-			if c.evNotify == 0 && c.ringDoorbell() {
+			if c.evNotify == 0 && !c.evWriting && c.ringDoorbell() {
 				return nil
 			}
 			c.evNotify++
@@ -232,6 +233,9 @@ func (c *Conn) flushEvents() (owed int, waiting bool) {
 	}
 	c.ctr.queued.Store(uint32(len(c.evQueue)))
 	owed, c.evNotify = c.evNotify, 0
+	// While the writer owes bytes it may sit in a blocking write holding
+	// the socket's write lock; SendEvent must then not write directly.
+	c.evWriting = owed > 0
 	return owed, len(c.evQueue) > 0
 }
 
@@ -252,13 +256,18 @@ func (c *Conn) writeLoop() {
 		}
 		owed, waiting := c.flushEvents()
 		for owed > 0 {
-			n := min(owed, len(zeros))
-			w, err := c.sock.Write(zeros[:n])
-			if err != nil {
-				c.Close()
-				return
+			for owed > 0 {
+				n := min(owed, len(zeros))
+				w, err := c.sock.Write(zeros[:n])
+				if err != nil {
+					c.Close()
+					return
+				}
+				owed -= w
 			}
-			owed -= w
+			// Pick up what was owed meanwhile; a zero result also
+			// clears evWriting.
+			owed, waiting = c.flushEvents()
 		}
 		if waiting {
 			retry.Reset(10 * time.Millisecond)

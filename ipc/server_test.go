@@ -59,6 +59,20 @@ func (e *echoService) Handle(c *ipc.Conn, id int32, msg []byte) {
 		c.Respond(ipc.NewResponse(101, ipc.ResponseHeaderSize, ipc.CsOK))
 	case 2:
 		panic("handler bug")
+	case 3:
+		// N events (u32 @16) paced by a pause (µs, u32 @20), errors
+		// ignored: the client may be refusing them.
+		n := int(binary.LittleEndian.Uint32(msg[16:]))
+		pause := time.Duration(binary.LittleEndian.Uint32(msg[20:])) * time.Microsecond
+		for i := range n {
+			ev := ipc.NewResponse(200, 32, ipc.CsOK)
+			binary.LittleEndian.PutUint64(ev[24:], uint64(i))
+			c.SendEvent(ev)
+			if pause > 0 {
+				time.Sleep(pause)
+			}
+		}
+		c.Respond(ipc.NewResponse(103, ipc.ResponseHeaderSize, ipc.CsOK))
 	}
 }
 
@@ -84,7 +98,7 @@ func startEcho(t testing.TB, cfg ipc.Config) *fixture {
 	}
 	name := fmt.Sprintf("rftest%d-%d", os.Getpid(), svcSeq.Add(1))
 	echo := &echoService{}
-	svc := &ipc.Service{Name: name, ID: 99, Handler: echo, RequestSizes: []int{16, 20, 16}}
+	svc := &ipc.Service{Name: name, ID: 99, Handler: echo, RequestSizes: []int{16, 20, 16, 24}}
 	srv := ipc.NewServer(cfg)
 	srv.SetReady(true)
 	if err := srv.Serve(svc); err != nil {
@@ -384,4 +398,72 @@ func TestManyConcurrentClients(t *testing.T) {
 		}
 	}
 	waitFor(t, func() bool { c, d := f.echo.counts(); return c == clients && d == clients })
+}
+
+// TestClientIgnoringDoorbellsCannotBlockOwner: a client that drains its
+// event ring but never reads the doorbell bytes fills its socket; the
+// owner goroutine must keep running (bytes are owed, not waited for).
+func TestClientIgnoringDoorbellsCannotBlockOwner(t *testing.T) {
+	f := startEcho(t, ipc.Config{})
+	c, err := client.DialOptions(f.name, client.Options{MaxMsgSize: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.SendRecv(request(0, nil), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	f.echo.mu.Lock()
+	conn := f.echo.lastConn
+	f.echo.mu.Unlock()
+	ev, err := ipc.OpenRing(conn.Description() + "-event-" + f.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ev.Close(false)
+	stop := make(chan struct{})
+	drained := make(chan int)
+	go func() { // consume events straight from the ring, never the socket
+		n := 0
+		for {
+			select {
+			case <-stop:
+				drained <- n
+				return
+			default:
+			}
+			if ev.TryTake() {
+				if _, err := ev.Read(-1); err == nil {
+					n++
+				}
+			} else {
+				time.Sleep(10 * time.Microsecond)
+			}
+		}
+	}()
+	// Far more doorbell bytes than a unix socket buffers, slowly enough
+	// that the ring never fills: every event takes the direct path.
+	const n = 1000
+	args := binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(nil, n), 20)
+	if _, err := c.SendRecv(request(3, args), 20*time.Second); err != nil {
+		t.Fatalf("owner blocked by a full client socket: %v", err)
+	}
+	// The owner still serves other clients.
+	c2, err := client.Dial(f.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if _, err := c2.SendRecv(request(0, []byte("alive")), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	got := <-drained
+	st := conn.Stats()
+	t.Logf("drained %d events, stats %+v", got, st)
+	// Enough events must have gone through the ring to overflow the
+	// socket with doorbells (each 1-byte write costs ~1 KB of buffer).
+	if got < n/2 {
+		t.Fatalf("only %d events reached the ring", got)
+	}
 }
