@@ -85,7 +85,7 @@ func TestLiveDifferential(t *testing.T) {
 	liveCorosyncReady(t)
 	in := t.TempDir()
 	// RF_DIFF_SEED and RF_DIFF_PER_FILE widen the search when exploring.
-	seed, perFile := uint64(1), 6
+	seed, perFile := uint64(1), 3
 	if v, err := strconv.ParseUint(os.Getenv("RF_DIFF_SEED"), 10, 64); err == nil {
 		seed = v
 	}
