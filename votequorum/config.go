@@ -102,6 +102,7 @@ var (
 	ErrQdeviceVotesTooHigh  = errors.New("configuration error: quorum.device.votes is too high or expected_votes is too low")
 	ErrEVTrackingLoad       = errors.New("Unable to load ev_tracking file!")
 	ErrNoEVStore            = errors.New("votequorum: expected_votes_tracking needs an EVStore")
+	ErrNodeIDZero           = errors.New("votequorum: node id 0 is reserved for the quorum device")
 )
 
 // ATBType is runtime.votequorum.atb_type.

@@ -113,15 +113,18 @@ var (
 	reExpected = regexp.MustCompile(`(?m)^Expected votes:\s+(\d+)$`)
 	reTotal    = regexp.MustCompile(`(?m)^Total votes:\s+(\d+)$`)
 	reQuorum   = regexp.MustCompile(`(?m)^Quorum:\s+(\d+)`)
+	reHighest  = regexp.MustCompile(`(?m)^Highest expected:\s+(\d+)$`)
+	reFlags    = regexp.MustCompile(`(?m)^Flags:[ \t]*(.*)$`)
 )
 
 type liveStatus struct {
-	nodes, expected, total, quorum int
-	quorate                        bool
+	nodes, expected, highest, total, quorum int
+	quorate                                 bool
+	flags                                   string
 }
 
 func (s liveStatus) String() string {
-	return fmt.Sprintf("quorate=%v expected=%d total=%d quorum=%d", s.quorate, s.expected, s.total, s.quorum)
+	return fmt.Sprintf("quorate=%v expected=%d highest=%d total=%d quorum=%d flags=%q", s.quorate, s.expected, s.highest, s.total, s.quorum, s.flags)
 }
 
 // status parses corosync-quorumtool -s of node id (exit status 2 just
@@ -132,7 +135,7 @@ func (c *liveCluster) status(id int) (liveStatus, bool) {
 	for _, f := range []struct {
 		re  *regexp.Regexp
 		dst *int
-	}{{reNodes, &st.nodes}, {reExpected, &st.expected}, {reTotal, &st.total}, {reQuorum, &st.quorum}} {
+	}{{reNodes, &st.nodes}, {reExpected, &st.expected}, {reHighest, &st.highest}, {reTotal, &st.total}, {reQuorum, &st.quorum}} {
 		m := f.re.FindSubmatch(out)
 		if m == nil {
 			return st, false
@@ -144,6 +147,9 @@ func (c *liveCluster) status(id int) (liveStatus, bool) {
 		return st, false
 	}
 	st.quorate = string(q[1]) == "Yes"
+	if f := reFlags.FindSubmatch(out); f != nil {
+		st.flags = strings.TrimSpace(string(f[1]))
+	}
 	return st, true
 }
 
@@ -220,6 +226,14 @@ var liveCases = []liveCase{
 		modelConf:  "",
 		ids:        []int{1, 2, 3},
 		steps:      []string{"1 2 3", "1 2 | 3", "1 | 2 | 3", "1 2 3"},
+	},
+	{
+		name:       "expected_and_votes",
+		quorumConf: "",
+		modelConf:  "",
+		ids:        []int{1, 2, 3},
+		steps: []string{"1 2 3", "quorumtool 1 -e 5", "quorumtool 2 -e 7", "quorumtool 2 -e 3",
+			"quorumtool 1 -v 3 -n 2", "quorumtool 3 -v 0 -n 2", "1 | 2 | 3", "quorumtool 1 -e 1"},
 	},
 	{
 		name:       "two_node",
@@ -359,8 +373,27 @@ func TestLiveAgainstCorosync(t *testing.T) {
 					history = append(history, "tick "+d)
 					continue
 				}
-				groups := parseGroups(step)
-				live.partition(groups)
+				var groups [][]int
+				var paths [][]string
+				if tool, ok := strings.CutPrefix(step, "quorumtool "); ok {
+					// "quorumtool N -e 5" / "quorumtool N -v 2 -n 3"
+					f := strings.Fields(tool)
+					out, _ := exec.Command("ip", append([]string{"netns", "exec", live.nodes[atoi32(f[0])], "corosync-quorumtool"}, f[1:]...)...).CombinedOutput()
+					t.Logf("%s: %s", step, strings.TrimSpace(string(out)))
+					time.Sleep(time.Second)
+					var cmd string
+					switch f[1] {
+					case "-e":
+						cmd = "setexpected " + f[0] + " " + f[2]
+					case "-v":
+						cmd = "setvotes " + f[0] + " " + f[4] + " " + f[2]
+					}
+					paths = [][]string{{cmd}}
+				} else {
+					groups = parseGroups(step)
+					live.partition(groups)
+					paths = modelPaths(prev, groups)
+				}
 				got := map[int]liveStatus{}
 				for _, id := range lc.ids {
 					st, ok := live.status(id)
@@ -369,7 +402,6 @@ func TestLiveAgainstCorosync(t *testing.T) {
 					}
 					got[id] = st
 				}
-				paths := modelPaths(prev, groups)
 				matched := false
 				var report []string
 				for _, path := range paths {
@@ -380,7 +412,8 @@ func TestLiveAgainstCorosync(t *testing.T) {
 						m := model.nodes[uint32(id)].m
 						info, _ := m.GetInfo(0)
 						mst := liveStatus{nodes: got[id].nodes, quorate: m.Quorate(),
-							expected: int(info.ExpectedVotes), total: int(info.TotalVotes), quorum: int(info.Quorum)}
+							expected: int(info.ExpectedVotes), highest: int(info.HighestExpected),
+							total: int(info.TotalVotes), quorum: int(info.Quorum), flags: strings.TrimSpace(info.FlagNames())}
 						if mst != got[id] {
 							diffs = append(diffs, fmt.Sprintf("n%d corosync %v, model %v", id, got[id], mst))
 						}
@@ -404,4 +437,10 @@ func TestLiveAgainstCorosync(t *testing.T) {
 			}
 		})
 	}
+}
+
+func atoi32(s string) int {
+	var v int
+	fmt.Sscanf(s, "%d", &v)
+	return v
 }

@@ -82,6 +82,9 @@ type Machine struct {
 // now is the virtual time of start; timers are measured from the times
 // given to Tick.
 func New(cfg Config, now time.Time) (*Machine, error) {
+	if cfg.NodeID == QdeviceNodeID {
+		return nil, ErrNodeIDZero
+	}
 	m := &Machine{
 		cfg:                cfg,
 		lowestNodeID:       -1,

@@ -246,6 +246,12 @@ func TestReloadConfigTwoNode(t *testing.T) {
 	}
 }
 
+func TestNodeIDZeroRefused(t *testing.T) {
+	if _, err := New(Config{NodeID: 0, ExpectedVotes: 2}, t0); !errors.Is(err, ErrNodeIDZero) {
+		t.Fatalf("got %v", err)
+	}
+}
+
 func TestEVStoreFailures(t *testing.T) {
 	cfg := Config{NodeID: 1, Nodelist: nodelist(1, 2), ExpectedVotesTracking: true}
 	if _, err := New(cfg, t0); !errors.Is(err, ErrNoEVStore) {
