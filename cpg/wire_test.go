@@ -9,6 +9,7 @@ import (
 
 	"github.com/ringfence/ringfence/exec"
 	"github.com/ringfence/ringfence/exec/exectest"
+	"github.com/ringfence/ringfence/totem/wire"
 )
 
 var captureDir = filepath.Join("..", "testdata", "wire")
@@ -235,3 +236,5 @@ func TestJoinListLayout(t *testing.T) {
 		t.Errorf("decode %v %v", m, err)
 	}
 }
+
+func wireRing(rep uint32) wire.RingID { return wire.RingID{Rep: rep, Seq: 8} }
