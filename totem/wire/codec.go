@@ -138,7 +138,10 @@ func fillMcast(h Header, r *reader, m *Mcast) error {
 	m.RingID = r.ringID()
 	m.NodeID = r.u32()
 	m.Guarantee = r.u32()
-	m.Payload = r.b[McastHeaderSize:len(r.b):len(r.b)]
+	m.Payload = nil // an empty payload is nil, as Decode's copy would be
+	if len(r.b) > McastHeaderSize {
+		m.Payload = r.b[McastHeaderSize:len(r.b):len(r.b)]
+	}
 	return nil
 }
 
