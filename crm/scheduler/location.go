@@ -19,10 +19,16 @@ func (s *Scheduler) resolveRefs(id string) []*Resource {
 		return []*Resource{r}
 	}
 	var out []*Resource
-	for _, ref := range s.CIB.Tags[id] {
-		if r := s.byID[ref]; r != nil {
-			out = append(out, r)
+	if _, isTemplate := s.CIB.Templates[id]; isTemplate {
+		for _, r := range s.All {
+			if r.isPrimitive() && r.Def.Template == id && r.cloneParent() == nil {
+				out = append(out, r)
+			}
 		}
+		return out
+	}
+	for _, ref := range s.CIB.Tags[id] {
+		out = append(out, s.resolveRefs(ref)...)
 	}
 	return out
 }

@@ -49,6 +49,7 @@ func Schedule(c *cib.CIB, now time.Time) (*Result, error) {
 	}
 	s.initAllowed()
 	s.unpackLocations()
+	s.applyNodeHealth()
 	s.applyStateScores()
 	s.banConnectionsFromRemotes()
 	s.unpackColocations()
