@@ -3,6 +3,8 @@ package srp
 import (
 	"testing"
 	"time"
+
+	"github.com/ringfence/ringfence/totem/wire"
 )
 
 func TestTimingFromConfigMatchesCorosync(t *testing.T) {
@@ -41,5 +43,19 @@ func TestConfigValidate(t *testing.T) {
 func TestSerialSeqCompare(t *testing.T) {
 	if !seqLT(0xfffffff0, 5) || seqLT(5, 0xfffffff0) || !seqLTE(7, 7) {
 		t.Fatal("serial comparison must survive wrap-around")
+	}
+}
+
+func TestNoticeWording(t *testing.T) {
+	c := ConfChg{Type: Regular, RingID: wire.RingID{Rep: 1, Seq: 9}, Members: []uint32{1, 2, 3}, Joined: []uint32{2, 3}}
+	if got, want := c.Notice(), "A new membership (1.9) was formed. Members joined: 2 3"; got != want {
+		t.Fatalf("notice %q, want %q", got, want)
+	}
+	c = ConfChg{Type: Regular, RingID: wire.RingID{Rep: 2, Seq: 13}, Members: []uint32{2}, Left: []uint32{1}}
+	if got, want := c.Notice(), "A new membership (2.d) was formed. Members left: 1"; got != want {
+		t.Fatalf("notice %q, want %q", got, want)
+	}
+	if f := c.LogFields(); f["subsys"] != "TOTEM" || f["ring_id"] != "2.d" {
+		t.Fatalf("log fields %v", f)
 	}
 }

@@ -458,7 +458,7 @@ func (n *Node) operationalEnter() {
 
 	n.notice("%s", reg.Notice())
 	if len(failed) > 0 {
-		n.notice("Failed to receive the leave message. failed: %v", failed)
+		n.notice("Failed to receive the leave message. failed:%s", idList(failed))
 	}
 	n.leftCleanly = map[uint32]bool{}
 	n.setState(StateOperational, "recovery complete")

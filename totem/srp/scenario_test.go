@@ -27,6 +27,9 @@ import (
 //	seed N                   network randomness (delays)
 //	token 300ms              base token timeout (default 300ms)
 //	ringseq 3 100            preset node 3's stored ring seq
+//	set fail_recv_const 50   override a totem constant (also
+//	                         seqno_unchanged_const, max_messages,
+//	                         window_size, miss_count_const)
 //	start 1 2 | restart 2    boot nodes
 //	crash 2 | leave 2        stop a node silently / cleanly
 //	run 2s | tick 2s         advance virtual time
@@ -67,6 +70,7 @@ type scenario struct {
 	s        *sim.Sim
 	seed     int64
 	token    time.Duration
+	base     srp.BaseTiming
 	ids      []uint32
 	presets  map[uint32]uint64
 	delivers map[uint32][]string
@@ -128,7 +132,9 @@ func (sc *scenario) world() *sim.Sim {
 	if len(sc.ids) == 0 {
 		sc.fatalf("nodes line missing")
 	}
-	timing := srp.TimingFromConfig(srp.BaseTiming{Token: sc.token, TokenCoefficientSet: true}, len(sc.ids))
+	b := sc.base
+	b.Token, b.TokenCoefficientSet = sc.token, true
+	timing := srp.TimingFromConfig(b, len(sc.ids))
 	sc.s = sim.New(sc.seed, sc.ids, timing)
 	sc.s.EnableTrace()
 	for id, seq := range sc.presets {
@@ -203,6 +209,25 @@ func (sc *scenario) exec(w []string) {
 		sc.seed = v
 	case "token":
 		sc.token = sc.duration(w[1])
+	case "set":
+		v, err := strconv.Atoi(w[2])
+		if err != nil {
+			sc.fatalf("bad value %q", w[2])
+		}
+		switch w[1] {
+		case "fail_recv_const":
+			sc.base.FailRecvConst = v
+		case "seqno_unchanged_const":
+			sc.base.SeqnoUnchangedConst = v
+		case "max_messages":
+			sc.base.MaxMessages = v
+		case "window_size":
+			sc.base.WindowSize = v
+		case "miss_count_const":
+			sc.base.MissCountConst = v
+		default:
+			sc.fatalf("unknown setting %q", w[1])
+		}
 	case "ringseq":
 		sc.presets[sc.node(w[1])], _ = strconv.ParseUint(w[2], 10, 64)
 	case "start", "restart":

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/ringfence/ringfence/totem/wire"
 )
 
@@ -86,16 +88,38 @@ func (c ConfChg) Notice() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "A new membership (%s) was formed. Members", c.RingID)
 	if len(c.Joined) > 0 {
-		b.WriteString(" joined:")
-		for _, id := range c.Joined {
-			fmt.Fprintf(&b, " %d", id)
-		}
+		b.WriteString(" joined:" + idList(c.Joined))
 	}
 	if len(c.Left) > 0 {
-		b.WriteString(" left:")
-		for _, id := range c.Left {
-			fmt.Fprintf(&b, " %d", id)
-		}
+		b.WriteString(" left:" + idList(c.Left))
+	}
+	return b.String()
+}
+
+// LogFields describes the change for a logrus entry:
+// log.WithFields(cc.LogFields()).Notice(cc.Notice()).
+func (c ConfChg) LogFields() logrus.Fields {
+	return logrus.Fields{
+		"subsys":  "TOTEM",
+		"conf":    c.Type.String(),
+		"ring_id": c.RingID.String(),
+		"members": c.Members,
+		"left":    c.Left,
+		"joined":  c.Joined,
+		"failed":  c.Failed,
+	}
+}
+
+// LogFields describes a state transition for a logrus entry.
+func (s StateChange) LogFields() logrus.Fields {
+	return logrus.Fields{"subsys": "TOTEM", "from": s.From.String(), "to": s.To.String(), "reason": s.Reason}
+}
+
+// idList prints nodeids as Corosync's notices do: " 1 2 3".
+func idList(ids []uint32) string {
+	var b strings.Builder
+	for _, id := range ids {
+		fmt.Fprintf(&b, " %d", id)
 	}
 	return b.String()
 }
