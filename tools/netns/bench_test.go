@@ -1,7 +1,6 @@
 package netns
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -49,62 +48,27 @@ func BenchmarkDaemonFailover(b *testing.B) {
 	}
 	for _, n := range benchSizes(b) {
 		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {
-			var sum [5]time.Duration
+			var sum Failover
 			for i := 0; i < b.N; i++ {
-				r := failoverRound(b, n)
-				for k := range sum {
-					sum[k] += r[k]
+				c := NewCluster(b, n, Options{})
+				r, err := c.MeasureFailover(CorosyncOptions{Token: 1000}, 3*time.Minute)
+				if err != nil {
+					b.Fatal(err)
 				}
+				c.Close()
+				b.Log(r)
+				sum.Form += r.Form
+				sum.Kill += r.Kill
+				sum.Rejoin += r.Rejoin
+				sum.Cut += r.Cut
+				sum.Heal += r.Heal
 			}
-			for k, name := range []string{"form-s", "kill-s", "rejoin-s", "cut-s", "heal-s"} {
-				b.ReportMetric((sum[k] / time.Duration(b.N)).Seconds(), name)
-			}
+			per := func(d time.Duration) float64 { return (d / time.Duration(b.N)).Seconds() }
+			b.ReportMetric(per(sum.Form), "form-s")
+			b.ReportMetric(per(sum.Kill), "kill-s")
+			b.ReportMetric(per(sum.Rejoin), "rejoin-s")
+			b.ReportMetric(per(sum.Cut), "cut-s")
+			b.ReportMetric(per(sum.Heal), "heal-s")
 		})
 	}
-}
-
-func failoverRound(b *testing.B, n int) [5]time.Duration {
-	var r [5]time.Duration
-	c := NewCluster(b, n, Options{})
-	defer c.Close()
-	observer, victim := c.Hosts[0], c.Hosts[n-1]
-	all := Indices(c.Hosts...)
-	rest := Indices(c.Hosts[:n-1]...)
-	conf, procs, formed := startRing(b, c, CorosyncOptions{Token: 1000})
-	r[0] = formed
-	wait := func(start time.Time, want []uint32) time.Duration {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		d, err := observer.WaitMembers(ctx, start, want, 50*time.Millisecond)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return d
-	}
-
-	start := time.Now()
-	procs[n-1].Kill()
-	r[1] = wait(start, rest)
-
-	start = time.Now()
-	p, err := victim.StartDaemon(conf)
-	if err != nil {
-		b.Fatal(err)
-	}
-	procs[n-1] = p
-	r[2] = wait(start, all)
-
-	start = time.Now()
-	if err := victim.Cut(); err != nil {
-		b.Fatal(err)
-	}
-	r[3] = wait(start, rest)
-
-	start = time.Now()
-	if err := victim.Heal(); err != nil {
-		b.Fatal(err)
-	}
-	r[4] = wait(start, all)
-	b.Logf("%d nodes: form %v, SIGKILL %v, rejoin %v, cut %v, heal %v", n, r[0], r[1], r[2], r[3], r[4])
-	return r
 }

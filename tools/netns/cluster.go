@@ -32,14 +32,13 @@ type Options struct {
 	// every host, e.g. /var/lib/pacemaker or /dev/shm. A private /dev/shm
 	// means IPC clients must run on the same host (they do, via Run).
 	ExtraTmpfs []string
-	// KeepLogs copies nothing anywhere; logs stay in t.TempDir() and are
-	// printed on failure when true.
-	KeepLogs bool
+	// Dir is where logs and configs go (default: t.TempDir() for
+	// NewCluster, a fresh directory under os.TempDir() for New).
+	Dir string
 }
 
 // Cluster is a set of hosts joined by one bridge.
 type Cluster struct {
-	t      testing.TB
 	prefix string
 	bridge string // namespace holding br0
 	Hosts  []*Host
@@ -66,27 +65,60 @@ func Available() error {
 }
 
 // NewCluster builds n hosts or skips the test when that is impossible.
-// Failures after the checks fail the test; whatever was built is removed.
+// Failures after the checks fail the test; whatever was built is removed
+// by a t.Cleanup, which also prints the tail of every process log when the
+// test failed.
 func NewCluster(t testing.TB, n int, opts Options) *Cluster {
 	t.Helper()
 	if err := Available(); err != nil {
 		t.Skip(err)
 	}
-	if n < 1 || n > MaxHosts {
-		t.Fatalf("netns: %d hosts; want 1..%d", n, MaxHosts)
+	if opts.Dir == "" {
+		opts.Dir = t.TempDir()
 	}
-	Sweep()
-	c := &Cluster{
-		t:      t,
-		prefix: fmt.Sprintf("%s%dx%d-", NamePrefix, os.Getpid(), serial.Add(1)),
-		dir:    t.TempDir(),
+	c, err := New(n, opts)
+	if c != nil {
+		t.Cleanup(func() {
+			if t.Failed() {
+				c.dumpLogs(t.Logf)
+			}
+			c.Close()
+		})
 	}
-	c.bridge = c.prefix + "br"
-	t.Cleanup(c.Close)
-	if err := c.build(n, opts); err != nil {
+	if err != nil {
 		t.Fatalf("netns: %v", err)
 	}
 	return c
+}
+
+// New builds n hosts outside a test (the rfnetns command uses it). On
+// error the returned cluster, if not nil, holds what was built and must
+// still be closed. Namespaces are swept as soon as this process is gone,
+// so a cluster lives exactly as long as its creator.
+func New(n int, opts Options) (*Cluster, error) {
+	if err := Available(); err != nil {
+		return nil, err
+	}
+	if n < 1 || n > MaxHosts {
+		return nil, fmt.Errorf("netns: %d hosts; want 1..%d", n, MaxHosts)
+	}
+	Sweep()
+	if opts.Dir == "" {
+		d, err := os.MkdirTemp("", "rfnetns-")
+		if err != nil {
+			return nil, err
+		}
+		opts.Dir = d
+	}
+	c := &Cluster{
+		prefix: fmt.Sprintf("%s%dx%d-", NamePrefix, os.Getpid(), serial.Add(1)),
+		dir:    opts.Dir,
+	}
+	c.bridge = c.prefix + "br"
+	if err := c.build(n, opts); err != nil {
+		return c, err
+	}
+	return c, nil
 }
 
 func (c *Cluster) build(n int, opts Options) error {
@@ -147,8 +179,7 @@ func HostAddr(i int) netip.Addr {
 // Prefix is this cluster's namespace-name prefix.
 func (c *Cluster) Prefix() string { return c.prefix }
 
-// Dir is a per-cluster scratch directory (under t.TempDir()), visible from
-// every host.
+// Dir is the cluster's scratch directory, visible from every host.
 func (c *Cluster) Dir() string { return c.dir }
 
 // Close kills every process, removes the namespaces and the bridge. It is
@@ -168,19 +199,23 @@ func (c *Cluster) Close() {
 	for _, p := range procs {
 		p.waitTimeout(2 * time.Second)
 	}
-	if c.t.Failed() {
-		for _, p := range procs {
-			if p.holder {
-				continue
-			}
-			c.t.Logf("--- log of %s on %s (%s), last lines:\n%s", p.Name, p.host.NS, p.LogPath, tail(p.LogPath, 40))
-		}
-	}
 	for _, h := range c.Hosts {
 		killNamespacePids(h.NS)
 		_ = ipCmd("netns", "del", h.NS)
 	}
 	_ = ipCmd("netns", "del", c.bridge)
+}
+
+// dumpLogs prints the last lines of every process log.
+func (c *Cluster) dumpLogs(logf func(string, ...any)) {
+	c.mu.Lock()
+	procs := c.procs
+	c.mu.Unlock()
+	for _, p := range procs {
+		if !p.holder {
+			logf("--- log of %s on %s (%s), last lines:\n%s", p.Name, p.host.NS, p.LogPath, tail(p.LogPath, 40))
+		}
+	}
 }
 
 func tail(path string, n int) string {

@@ -36,6 +36,8 @@ type CorosyncOptions struct {
 	Nodes []int
 	// TotemExtra and QuorumExtra are raw lines added to those sections.
 	TotemExtra, QuorumExtra []string
+	// Daemon replaces DaemonCommand() for StartRing and MeasureFailover.
+	Daemon []string
 }
 
 // CorosyncConf renders a corosync.conf with every host in the nodelist
@@ -87,9 +89,13 @@ func (c *Cluster) WriteCorosyncConf(o CorosyncOptions) (string, error) {
 	return path, os.WriteFile(path, []byte(c.CorosyncConf(o)), 0o644)
 }
 
-// StartDaemon starts DaemonCommand() -f -c conf on the host.
-func (h *Host) StartDaemon(conf string) (*Proc, error) {
-	argv := append(DaemonCommand(), "-f", "-c", conf)
+// StartDaemon starts DAEMON -f -c conf on the host, where DAEMON is
+// daemon if given, else DaemonCommand().
+func (h *Host) StartDaemon(conf string, daemon ...string) (*Proc, error) {
+	if len(daemon) == 0 {
+		daemon = DaemonCommand()
+	}
+	argv := append(append([]string{}, daemon...), "-f", "-c", conf)
 	return h.Start("daemon", argv...)
 }
 

@@ -18,33 +18,13 @@ func needDaemon(t testing.TB) {
 	}
 }
 
-// startRing starts the daemon on every host and waits for one ring. The
-// duration is how long host 1 (polled first) took to list every node.
 func startRing(t testing.TB, c *Cluster, o CorosyncOptions) (string, []*Proc, time.Duration) {
 	t.Helper()
-	conf, err := c.WriteCorosyncConf(o)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	conf, procs, formed, err := c.StartRing(ctx, o)
 	if err != nil {
 		t.Fatal(err)
-	}
-	start := time.Now()
-	procs := make([]*Proc, len(c.Hosts))
-	for i, h := range c.Hosts {
-		if procs[i], err = h.StartDaemon(conf); err != nil {
-			t.Fatal(err)
-		}
-	}
-	all := Indices(c.Hosts...)
-	var formed time.Duration
-	for i, h := range c.Hosts {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		d, err := h.WaitMembers(ctx, start, all, 50*time.Millisecond)
-		cancel()
-		if err != nil {
-			t.Fatalf("ring did not form: %v", err)
-		}
-		if i == 0 {
-			formed = d
-		}
 	}
 	return conf, procs, formed
 }
