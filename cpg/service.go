@@ -292,14 +292,16 @@ func (s *Service) totemConfchg(c *client, nodes []uint32) {
 // group, provided the sending node has a process in it. Corosync stops
 // at the first eligible client when the node is unknown.
 func (s *Service) deliverMcast(from uint32, group string, ev Event) {
+	known := false
 	for _, c := range s.clients {
 		if (c.state != stateLeaveStarted && c.state != stateJoinCompleted) || c.group != group {
 			continue
 		}
-		if !s.nodeInGroup(from, group) {
+		if !known && !s.nodeInGroup(from, group) {
 			s.logf(exec.LevelWarning, "Unknown node -> we will not deliver message")
 			return
 		}
+		known = true
 		e := ev
 		e.Client, e.Group, e.NodeID = c.id, group, from
 		s.events = append(s.events, e)

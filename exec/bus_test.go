@@ -252,3 +252,28 @@ func TestDispatchCounters(t *testing.T) {
 		t.Errorf("service_id %d %v", id, err)
 	}
 }
+
+func TestMemberObjects(t *testing.T) {
+	e := exec.NewEngine(1)
+	st := cmap.New()
+	e.SetMemberStore(st, func(id uint32) string { return fmt.Sprintf("r(0) ip(10.0.0.%d) ", id) })
+	e.ConfChg(exec.ConfChg{Kind: exec.Regular, Members: []uint32{1, 2}, Joined: []uint32{1, 2}})
+	e.ConfChg(exec.ConfChg{Kind: exec.Transitional, Members: []uint32{1}, Left: []uint32{2}})
+	if s, _ := st.GetString("runtime.members.2.status"); s != "left" {
+		t.Errorf("status after leave %q", s)
+	}
+	e.ConfChg(exec.ConfChg{Kind: exec.Regular, Members: []uint32{1, 2}, Joined: []uint32{2}})
+	for key, want := range map[string]string{
+		"runtime.members.2.ip": "r(0) ip(10.0.0.2) ", "runtime.members.2.status": "joined", "runtime.members.1.status": "joined",
+	} {
+		if got, err := st.GetString(key); err != nil || got != want {
+			t.Errorf("%s = %q %v", key, got, err)
+		}
+	}
+	if n, _ := st.GetUint32("runtime.members.2.join_count"); n != 2 {
+		t.Errorf("join_count %d", n)
+	}
+	if n, _ := st.GetUint32("runtime.members.1.join_count"); n != 1 {
+		t.Errorf("node 1 join_count %d", n)
+	}
+}

@@ -63,6 +63,9 @@ type Engine struct {
 	counters Counters
 	out      Ready
 	sync     syncState
+
+	memberStore *cmap.Store
+	ifaces      func(uint32) string
 }
 
 // NewEngine returns an engine for the local node nodeID.
@@ -199,6 +202,7 @@ func (e *Engine) PublishStats(s *cmap.Store) error {
 func (e *Engine) ConfChg(c ConfChg) {
 	abort := e.sync.inProgress
 	e.sync.inProgress = true
+	e.memberObjects(c)
 	for _, s := range e.services {
 		if h, ok := s.(ConfChgHandler); ok && s != nil {
 			h.ConfChg(c)
