@@ -3,6 +3,7 @@ package transport
 import (
 	"errors"
 	"fmt"
+	"github.com/sirupsen/logrus"
 	"net/netip"
 	"sync/atomic"
 	"time"
@@ -122,6 +123,15 @@ func (c *counters) snapshot() Stats {
 		SendErrors:       c.sendErrors.Load(),
 		DroppedQueueFull: c.droppedQueueFull.Load(),
 	}
+}
+
+// logger returns l, or the standard logger tagged the way every totem
+// component is.
+func logger(l logrus.FieldLogger) logrus.FieldLogger {
+	if l == nil {
+		return logrus.WithField("subsys", "TOTEM")
+	}
+	return l
 }
 
 func (c *counters) sent(n int) {

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"fmt"
+	"github.com/sirupsen/logrus"
 	"net"
 	"net/netip"
 	"sync"
@@ -28,6 +29,7 @@ type UDPConfig struct {
 	NetMTU  int
 	// RecvBuffer, ReadSize, Batch and Queue are as in UDPUConfig.
 	RecvBuffer, ReadSize, Batch, Queue int
+	Log                                logrus.FieldLogger
 }
 
 // UDP is Corosync's udp transport.
@@ -43,6 +45,7 @@ type UDP struct {
 	// multicast loop is off on it, so the own copy is delivered here.
 	send *udpSocket
 	q    *deliverQueue
+	log  logrus.FieldLogger
 	wg   sync.WaitGroup
 
 	closeOnce sync.Once
@@ -103,6 +106,8 @@ func NewUDP(cfg UDPConfig) (*UDP, error) {
 			return fail(fmt.Errorf("transport: multicast options: %w", set))
 		}
 	}
+	u.log = logger(cfg.Log).WithField("transport", "udp")
+	u.log.Infof("group %s:%d joined on %s, tokens on %s, sending from %s", cfg.Group, cfg.Port, ifi.Name, u.token.localAddr(), u.send.localAddr())
 	for _, s := range []*udpSocket{u.recv, u.token} {
 		r := &reader{sock: s, batch: cfg.Batch, bufSize: cfg.ReadSize, stats: &u.stats, handle: u.received}
 		u.wg.Add(1)
@@ -164,7 +169,7 @@ func (u *UDP) SendToken(to uint32, b []byte) error {
 		u.stats.sendErrors.Add(1)
 		return fmt.Errorf("%w: %d", ErrUnknownMember, to)
 	}
-	return u.send.sendTo(&u.stats, netip.AddrPortFrom(a, u.cfg.Port), b)
+	return u.logSend(u.send.sendTo(&u.stats, netip.AddrPortFrom(a, u.cfg.Port), b))
 }
 
 // Multicast sends b to the group and hands the own copy over locally.
@@ -174,7 +179,7 @@ func (u *UDP) Multicast(b []byte) error {
 	}
 	err := u.send.sendTo(&u.stats, netip.AddrPortFrom(u.cfg.Group, u.cfg.Port), b)
 	u.received(u.send.localAddr(), time.Now(), append([]byte(nil), b...))
-	return err
+	return u.logSend(err)
 }
 
 func (u *UDP) Recv() <-chan Datagram             { return u.q.ch }
@@ -182,6 +187,15 @@ func (u *UDP) SetMembers(members []Member) error { return u.members.set(members)
 func (u *UDP) MTU() int                          { return u.cfg.NetMTU }
 func (u *UDP) LocalAddr() netip.AddrPort         { return u.token.localAddr() }
 func (u *UDP) Stats() Stats                      { return u.stats.snapshot() }
+
+// logSend logs a failed send at debug level: like corosync, totem
+// recovers from it by retransmission, so it is not an error here.
+func (u *UDP) logSend(err error) error {
+	if err != nil {
+		u.log.WithError(err).Debug("sendmsg failed (non-critical)")
+	}
+	return err
+}
 
 func (u *UDP) Close() error {
 	u.closeOnce.Do(func() {

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"fmt"
+	"github.com/sirupsen/logrus"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,9 @@ type UDPUConfig struct {
 	Batch int
 	// Queue is the capacity of the Recv channel (default 256).
 	Queue int
+	// Log gets bind messages (info) and failed sends (debug); default
+	// logrus' standard logger with subsys=TOTEM.
+	Log logrus.FieldLogger
 }
 
 func (c *UDPUConfig) defaults() {
@@ -67,6 +71,7 @@ type UDPU struct {
 	// address, so one socket does the same job.
 	mcast *udpSocket
 	q     *deliverQueue
+	log   logrus.FieldLogger
 	wg    sync.WaitGroup
 
 	closeOnce sync.Once
@@ -94,6 +99,8 @@ func NewUDPU(cfg UDPUConfig) (*UDPU, error) {
 		u.token.conn.Close()
 		return nil, err
 	}
+	u.log = logger(cfg.Log).WithField("transport", "udpu")
+	u.log.Infof("receiving on %s, multicast copies from %s to %d members", u.token.localAddr(), u.mcast.localAddr(), len(cfg.Members))
 	r := &reader{sock: u.token, batch: cfg.Batch, bufSize: cfg.ReadSize, stats: &u.stats, handle: u.received}
 	u.wg.Add(1)
 	go r.run(&u.wg)
@@ -133,7 +140,7 @@ func (u *UDPU) SendToken(to uint32, b []byte) error {
 		u.stats.sendErrors.Add(1)
 		return fmt.Errorf("%w: %d", ErrUnknownMember, to)
 	}
-	return u.token.sendTo(&u.stats, netip.AddrPortFrom(a, u.cfg.Port), b)
+	return u.logSend(u.token.sendTo(&u.stats, netip.AddrPortFrom(a, u.cfg.Port), b))
 }
 
 // Multicast sends a copy of b to every member, this node included.
@@ -146,7 +153,7 @@ func (u *UDPU) Multicast(b []byte) error {
 	for i, m := range list {
 		dsts[i] = netip.AddrPortFrom(m.Addr, u.cfg.Port)
 	}
-	return u.mcast.sendAll(&u.stats, dsts, b, u.cfg.Batch)
+	return u.logSend(u.mcast.sendAll(&u.stats, dsts, b, u.cfg.Batch))
 }
 
 func (u *UDPU) Recv() <-chan Datagram             { return u.q.ch }
@@ -157,6 +164,15 @@ func (u *UDPU) Stats() Stats                      { return u.stats.snapshot() }
 
 // MulticastSource is the address multicast copies leave from.
 func (u *UDPU) MulticastSource() netip.AddrPort { return u.mcast.localAddr() }
+
+// logSend logs a failed send at debug level: like corosync, totem
+// recovers from it by retransmission, so it is not an error here.
+func (u *UDPU) logSend(err error) error {
+	if err != nil {
+		u.log.WithError(err).Debug("sendmsg failed (non-critical)")
+	}
+	return err
+}
 
 func (u *UDPU) Close() error {
 	u.closeOnce.Do(func() {
