@@ -347,3 +347,35 @@ func TestIterationOrder(t *testing.T) {
 		t.Errorf("one group: %s", got)
 	}
 }
+
+// TestPartialMcast: fragments are delivered as PARTIAL_DELIVER callbacks;
+// a confchg the sender sees between the first fragment and a later one
+// interrupts the message.
+func TestPartialMcast(t *testing.T) {
+	c := newCluster(t, 1, 2)
+	c.bus.ConfChg(1, 2)
+	c.run(c.bus)
+	c.cpg[1].Connect(1)
+	c.cpg[2].Connect(2)
+	ok(t, "join 1", c.cpg[1].Join(1, "g", 10, 0))
+	ok(t, "join 2", c.cpg[2].Join(2, "g", 20, 0))
+	c.run(c.bus)
+	for id := range c.events {
+		c.events[id] = nil
+	}
+	ok(t, "first", c.cpg[1].PartialMcast(1, 6, cpg.PartialFirst, []byte("abc")))
+	ok(t, "last", c.cpg[1].PartialMcast(1, 6, cpg.PartialLast, []byte("def")))
+	c.run(c.bus)
+	want := []string{`partial g from 1/10 type 1 len 6 "abc"`, `partial g from 1/10 type 3 len 6 "def"`}
+	c.expect("partial", map[uint32][]string{
+		1: {"c1 " + want[0], "c1 " + want[1]},
+		2: {"c2 " + want[0], "c2 " + want[1]},
+	})
+	ok(t, "first again", c.cpg[1].PartialMcast(1, 6, cpg.PartialFirst, []byte("abc")))
+	c.cpg[2].Connect(3)
+	ok(t, "join 3", c.cpg[2].Join(3, "g", 21, 0))
+	c.run(c.bus)
+	if err := c.cpg[1].PartialMcast(1, 6, cpg.PartialLast, []byte("def")); err != 16 {
+		t.Errorf("fragment after a confchg: %d, want CS_ERR_INTERRUPT (16)", err)
+	}
+}
