@@ -26,28 +26,37 @@ import (
 	"github.com/ringfence/ringfence/totem/wire"
 )
 
-func main() {
-	port := flag.Int("port", 5405, "totem port (the mcastport); datagrams sent to it are decoded")
-	quiet := flag.Bool("q", false, "print only the summary")
-	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: totemdump [-port N] [-q] FILE.pcap\n")
-		flag.PrintDefaults()
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// run is the whole command, apart from the process exit, so tests can
+// drive the flags.
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("totemdump", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	port := fs.Int("port", 5405, "totem port (the mcastport); datagrams sent to it are decoded\n(udp sends from port-1 to it, udpu from ephemeral ports and from it)")
+	quiet := fs.Bool("q", false, "print only the summary")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: totemdump [-port N] [-q] FILE.pcap\n")
+		fs.PrintDefaults()
 	}
-	flag.Parse()
-	if flag.NArg() != 1 {
-		flag.Usage()
-		os.Exit(2)
+	if err := fs.Parse(args); err != nil {
+		return 2
 	}
-	out := io.Writer(os.Stdout)
+	if fs.NArg() != 1 || *port <= 0 || *port > 65535 {
+		fs.Usage()
+		return 2
+	}
+	out := stdout
 	if *quiet {
 		out = io.Discard
 	}
-	sum, err := dumpFile(flag.Arg(0), uint16(*port), out)
+	sum, err := dumpFile(fs.Arg(0), uint16(*port), out)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "totemdump: %v\n", err)
-		os.Exit(1)
+		fmt.Fprintf(stderr, "totemdump: %v\n", err)
+		return 1
 	}
-	sum.print(os.Stdout)
+	sum.print(stdout)
+	return 0
 }
 
 // summary counts what the dump saw.
@@ -171,8 +180,8 @@ func (d *dumper) describe(m wire.Message) string {
 	h := m.Hdr()
 	switch v := m.(type) {
 	case *wire.OrfToken:
-		return fmt.Sprintf("orf_token ring=%s seq=%d token_seq=%d aru=%d aru_addr=%d fcc=%d backlog=%d retrans_flg=%d rtr=%d",
-			v.RingID, v.Seq, v.TokenSeq, v.Aru, v.AruAddr, v.FCC, v.Backlog, v.RetransFlg, len(v.RtrList))
+		return fmt.Sprintf("orf_token ring=%s seq=%d token_seq=%d aru=%d aru_addr=%d fcc=%d backlog=%d retrans_flg=%d rtr=%d%s",
+			v.RingID, v.Seq, v.TokenSeq, v.Aru, v.AruAddr, v.FCC, v.Backlog, v.RetransFlg, len(v.RtrList), rtrList(v))
 	case *wire.Mcast:
 		return d.describeMcast(v)
 	case *wire.MergeDetect:
@@ -197,7 +206,7 @@ func (d *dumper) describe(m wire.Message) string {
 }
 
 func (d *dumper) describeMcast(v *wire.Mcast) string {
-	s := fmt.Sprintf("mcast ring=%s from=%d seq=%d", v.RingID, v.SystemFrom, v.Seq)
+	s := fmt.Sprintf("mcast ring=%s from=%d seq=%d encap=%s", v.RingID, v.SystemFrom, v.Seq, encapName(v.Header.Encapsulated))
 	payload := v.Payload
 	if v.Header.Encapsulated == wire.EncapsulatedRecovery {
 		inner, err := wire.Decode(payload)
@@ -277,6 +286,32 @@ func uint32le(b []byte) uint32 {
 }
 func uint32be(b []byte) uint32 {
 	return uint32(b[3]) | uint32(b[2])<<8 | uint32(b[1])<<16 | uint32(b[0])<<24
+}
+
+// rtrList shows the sequence numbers a token asks to be retransmitted,
+// with the ring only for entries from a ring other than the token's.
+func rtrList(t *wire.OrfToken) string {
+	if len(t.RtrList) == 0 {
+		return ""
+	}
+	parts := make([]string, len(t.RtrList))
+	for i, it := range t.RtrList {
+		parts[i] = fmt.Sprint(it.Seq)
+		if it.RingID != t.RingID {
+			parts[i] = it.RingID.String() + "/" + parts[i]
+		}
+	}
+	return "(" + strings.Join(parts, ",") + ")"
+}
+
+func encapName(e uint8) string {
+	switch e {
+	case wire.EncapsulatedNormal:
+		return "normal"
+	case wire.EncapsulatedRecovery:
+		return "recovery"
+	}
+	return fmt.Sprintf("%d", e)
 }
 
 func ids(l []uint32) string {

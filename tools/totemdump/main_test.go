@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -80,5 +82,71 @@ func TestDumpReassemblesEverySize(t *testing.T) {
 		if n := strings.Count(out, want); n != 1 {
 			t.Errorf("%s seen %d times, want 1", want, n)
 		}
+	}
+}
+
+// TestDumpEveryCapture runs the dump over every committed capture: no
+// errors, and as many datagrams as the independent Python decode of the
+// same file has lines (testdata/wire/*.pydecode).
+func TestDumpEveryCapture(t *testing.T) {
+	files, _ := filepath.Glob("../../testdata/wire/*.pcap")
+	if len(files) == 0 {
+		t.Fatal("no captures")
+	}
+	for _, file := range files {
+		name := filepath.Base(file)
+		_, sum := dump(t, name)
+		if len(sum.errors) != 0 {
+			t.Errorf("%s: errors %v", name, sum.errors)
+		}
+		py, err := os.ReadFile(strings.TrimSuffix(file, ".pcap") + ".pydecode")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := bytes.Count(py, []byte("\n")); sum.packets != want {
+			t.Errorf("%s: %d datagrams, the Python decode has %d", name, sum.packets, want)
+		}
+	}
+}
+
+func TestDumpTokensAndUDP(t *testing.T) {
+	out, _ := dump(t, "udpu-3node-partition-heal.pcap")
+	for _, want := range []string{
+		"198.18.0.2:5405       orf_token ring=1.1d seq=5 token_seq=28 aru=1 aru_addr=2 fcc=0 backlog=0 retrans_flg=0 rtr=1(2)",
+		"commit_token ring=1.1d token_seq=3 memb_index=3 addr=(1,2,3) memb=[1.19/aru=14/hd=14/rf=1 1.19/aru=14/hd=14/rf=1 3.19/aru=7/hd=7/rf=1]",
+		"join from=1 ring_seq=15 proc=(1,2,3) failed=(3)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("partition capture lacks %q", want)
+		}
+	}
+	out, _ = dump(t, "udp-mcast-3node.pcap")
+	if !strings.Contains(out, "198.18.0.2:5404       mcast ring=2.5 from=2 seq=1 encap=normal size=47 pg[msgs=1 frag=0 cont=0] a:votequorum.0:32B") {
+		t.Errorf("udp capture: first mcast of node 2's lone ring missing")
+	}
+}
+
+func TestRunFlags(t *testing.T) {
+	file := "../../testdata/wire/udpu-node-leave.pcap"
+	var out, errOut bytes.Buffer
+	if rc := run([]string{"-q", file}, &out, &errOut); rc != 0 {
+		t.Fatalf("rc %d: %s", rc, errOut.String())
+	}
+	if got := out.String(); got != "summary: 21 totem datagrams join=2 mcast=7 merge_detect=8 orf_token=4; errors=0\n" {
+		t.Errorf("-q printed %q", got)
+	}
+	out.Reset()
+	if rc := run([]string{"-port", "5999", file}, &out, &errOut); rc != 0 || !strings.HasPrefix(out.String(), "summary: 0 totem datagrams") {
+		t.Errorf("other port: rc %d, %q", rc, out.String())
+	}
+	if rc := run(nil, &out, &errOut); rc != 2 {
+		t.Errorf("no file: rc %d", rc)
+	}
+	if rc := run([]string{"-port", "70000", file}, &out, &errOut); rc != 2 {
+		t.Errorf("bad port: rc %d", rc)
+	}
+	errOut.Reset()
+	if rc := run([]string{"/nonexistent.pcap"}, &out, &errOut); rc != 1 || !strings.Contains(errOut.String(), "nonexistent") {
+		t.Errorf("missing file: rc %d, %q", rc, errOut.String())
 	}
 }
