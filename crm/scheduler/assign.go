@@ -144,6 +144,9 @@ func (s *Scheduler) assignPrimitive(r *Resource, prefer *Node) *Node {
 }
 
 func (s *Scheduler) assignBest(r *Resource, prefer *Node) bool {
+	if most := s.banInsufficientCapacity(r); prefer == nil && most != nil {
+		prefer = most
+	}
 	nodes := s.sortedNodes(r.Allowed, r.currentNode())
 	var best, chosen *Node
 	if len(nodes) > 0 {
