@@ -429,6 +429,11 @@ func TestLiveAgainstCorosync(t *testing.T) {
 				if !matched {
 					t.Fatalf("%s: corosync matches no model path:\n%s", step, strings.Join(report, "\n"))
 				}
+				// The runtime.votequorum.* keys, as corosync-cmapctl lists them.
+				model := replayModel(t, history)
+				for _, id := range lc.ids {
+					live.compareRuntimeKeys(step, id, model.nodes[uint32(id)].m)
+				}
 				for _, g := range groups {
 					for _, id := range g {
 						prev[id] = g
@@ -443,4 +448,30 @@ func atoi32(s string) int {
 	var v int
 	fmt.Sscanf(s, "%d", &v)
 	return v
+}
+
+var reCmapLine = regexp.MustCompile(`^(runtime\.votequorum\.\S+) \((u8|u32)\) = (\d+)$`)
+
+// compareRuntimeKeys checks the model's RuntimeKeys against
+// corosync-cmapctl -b runtime.votequorum. on node id.
+func (c *liveCluster) compareRuntimeKeys(step string, id int, m *Machine) {
+	c.t.Helper()
+	out, err := exec.Command("ip", "netns", "exec", c.nodes[id], "corosync-cmapctl", "-b", "runtime.votequorum.").Output()
+	if err != nil {
+		c.t.Fatalf("%s: cmapctl on n%d: %v", step, id, err)
+	}
+	var live []string
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if mm := reCmapLine.FindStringSubmatch(l); mm != nil {
+			live = append(live, fmt.Sprintf("%s %s:%s", mm[1], mm[2], mm[3]))
+		}
+	}
+	var model []string
+	for _, k := range m.RuntimeKeys() {
+		model = append(model, k.Key+" "+k.Value.String())
+	}
+	slices.Sort(live)
+	if !slices.Equal(live, model) {
+		c.t.Errorf("%s: n%d runtime keys:\ncorosync %q\nmodel    %q", step, id, live, model)
+	}
 }
