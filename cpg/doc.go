@@ -19,7 +19,25 @@
 // sends them.
 //
 // Behaviour follows Corosync 3.1.7 including its quirks, which are noted
-// where they happen (for example a client that left a group stays in
-// LEAVE_STARTED, keeps receiving the group's messages and can only join
-// again on a new connection).
+// where they happen:
+//
+//   - a client that left a group stays LEAVE_STARTED: it keeps receiving
+//     the group's messages and confchgs and can only join again on a new
+//     connection (JOIN answers EXIST or BUSY);
+//   - received JOINLIST entries are stacked, so a NODEUP confchg lists the
+//     joined processes from the last delivered entry back to the first;
+//   - per-group confchgs of one sync step come in strcmp order of the
+//     group names (names cut at the first NUL, as the C map keys are);
+//   - a process no joinlist vouches for gets its own PROCDOWN confchg,
+//     after the NODEUP ones;
+//   - the DOWNLIST node array keeps stale ids of earlier syncs beyond its
+//     count, and we send them too (byte-exact with the captures);
+//   - an MCAST from a node with no process in the group is dropped for
+//     every client, and clients are visited newest connection first;
+//   - iteration returns each group's first process, then the others of
+//     that group in reverse, with groups newest-first.
+//
+// Where we deliberately differ: names longer than 128 bytes in exec
+// messages are rejected as malformed (Corosync would read past the
+// name), and LEAVE checks the name length too.
 package cpg
