@@ -2,8 +2,12 @@ package transport
 
 import (
 	"errors"
+	"golang.org/x/sys/unix"
 	"net"
 	"net/netip"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -180,5 +184,28 @@ func TestUDPUSendDuringClose(t *testing.T) {
 	<-done
 	if err := nodes[0].SendToken(2, []byte("x")); !errors.Is(err, ErrClosed) {
 		t.Fatalf("send after close: %v", err)
+	}
+}
+
+// The receiving socket asks for corosync's buffer; the kernel grants
+// min(request, net.core.rmem_max) and reports twice that.
+func TestUDPURecvBuffer(t *testing.T) {
+	raw, err := os.ReadFile("/proc/sys/net/core/rmem_max")
+	if err != nil {
+		t.Skip("no /proc/sys/net/core/rmem_max")
+	}
+	rmemMax, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
+	nodes, _ := loopbackRing(t, 1, nil)
+	rc, err := nodes[0].token.conn.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got int
+	rc.Control(func(fd uintptr) { got, err = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 2 * min(CorosyncRecvBuffer, rmemMax); got != want {
+		t.Fatalf("SO_RCVBUF %d, want %d (rmem_max %d)", got, want, rmemMax)
 	}
 }
