@@ -243,6 +243,18 @@ func (s *Sim) Broadcast(id uint32, body string) error {
 	return nil
 }
 
+// Inject hands a message to a running node as if it came from the
+// network (fuzzing and hostile-input tests).
+func (s *Sim) Inject(to, from uint32, m wire.Message) {
+	sn := s.nodes[to]
+	if sn == nil || !sn.up {
+		return
+	}
+	sn.n.Tick(s.now)
+	sn.n.Step(from, m)
+	s.process(sn)
+}
+
 // MsgBody returns the application text of a delivered payload.
 func MsgBody(p []byte) string {
 	if len(p) < 8 {
