@@ -2,7 +2,9 @@ package exec_test
 
 import (
 	"bytes"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ringfence/ringfence/cmap"
@@ -156,4 +158,45 @@ func FuzzDecodeCmapMcast(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestQuorumSync(t *testing.T) {
+	b := exectest.NewBus()
+	qs := map[uint32]*exec.QuorumSync{}
+	for _, id := range []uint32{1, 2, 3} {
+		e := exec.NewEngine(id)
+		qs[id] = exec.NewQuorumSync()
+		for _, s := range []exec.Service{exec.NewCmapSync(id, cmap.New()), qs[id]} {
+			if err := e.Register(s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b.Add(e)
+	}
+	b.ConfChg(1, 2, 3)
+	b.Run(50)
+	b.ConfChg(1, 3)
+	b.Run(50)
+	got := qs[1].Changes()
+	if len(got) != 2 {
+		t.Fatalf("%d changes", len(got))
+	}
+	if fmt.Sprint(got[0].Members, got[0].Joined, got[0].Left) != "[1 2 3] [1 2 3] []" {
+		t.Errorf("first change %+v", got[0])
+	}
+	if fmt.Sprint(got[1].Members, got[1].Joined, got[1].Left) != "[1 3] [] [2]" || got[1].Ring != b.Ring() {
+		t.Errorf("second change %+v", got[1])
+	}
+	logs := qs[1].Logs()
+	var texts []string
+	for _, l := range logs {
+		texts = append(texts, l.Text)
+	}
+	if want := "Sync members[3]: 1 2 3|Sync joined[3]: 1 2 3|Sync members[2]: 1 3|Sync left[1]: 2"; strings.Join(texts, "|") != want {
+		t.Errorf("logs %q", texts)
+	}
+	// The service build now lists what Corosync's does for these.
+	if ids := b.Engine(1).SyncServices(); fmt.Sprint(ids) != "[0 3]" {
+		t.Errorf("sync services %v", ids)
+	}
 }
