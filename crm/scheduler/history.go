@@ -238,7 +238,15 @@ func historyActive(ops []*cib.LRMOp) bool {
 func (s *Scheduler) unpackHistory() {
 	done := map[*Node]bool{}
 	for _, n := range s.Nodes {
-		if n.Kind == "member" {
+		if n.Kind == "member" && n.Online {
+			s.unpackNodeHistory(n)
+			done[n] = true
+		}
+	}
+	// offline cluster nodes' history only matters when fencing could
+	// make it true; without fencing Pacemaker never reads it
+	for _, n := range s.Nodes {
+		if n.Kind == "member" && !done[n] && (s.StonithEnabled || s.ShutdownLock) {
 			s.unpackNodeHistory(n)
 			done[n] = true
 		}
@@ -263,7 +271,7 @@ func (s *Scheduler) unpackHistory() {
 		if done[n] || n.Kind == "member" {
 			continue
 		}
-		if s.StonithEnabled {
+		if s.StonithEnabled || s.ShutdownLock {
 			s.remoteOnline(n)
 			s.unpackNodeHistory(n)
 		}
