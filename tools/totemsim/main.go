@@ -29,7 +29,7 @@ func run(args []string) int {
 	phase := fs.Duration("duration", 10*time.Second, "virtual time with faults and traffic per seed")
 	settle := fs.Duration("settle", 30*time.Second, "virtual time allowed to converge after healing")
 	rate := fs.Float64("rate", 100, "application messages per virtual second")
-	trace := fs.Bool("trace", false, "print the event log of failing seeds (or of -seed)")
+	trace := fs.Bool("trace", false, "print the event log of -seed, or the tail of each failing seed's log")
 	workers := fs.Int("j", runtime.GOMAXPROCS(0), "parallel workers")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -89,8 +89,20 @@ func run(args []string) int {
 		}
 		if r.Err != nil {
 			violations++
-			fmt.Printf("FAIL seed=%d nodes=%d: %v\n  replay: go run ./tools/totemsim -nodes %d -seed %d -faults %s -trace\n",
-				jobs[i].seed, jobs[i].nodes, r.Err, jobs[i].nodes, jobs[i].seed, *faults)
+			fmt.Printf("FAIL seed=%d nodes=%d: %v\n  replay: go run ./tools/totemsim -nodes %d -seed %d -faults %s -duration %s -settle %s -rate %g -trace\n",
+				jobs[i].seed, jobs[i].nodes, r.Err, jobs[i].nodes, jobs[i].seed, *faults, *phase, *settle, *rate)
+			if *trace && *first == 0 {
+				// Runs are deterministic: replay the seed with the event log on.
+				rr := sim.Run(sim.RunConfig{Seed: jobs[i].seed, Nodes: jobs[i].nodes, Faults: f,
+					FaultPhase: *phase, SettleLimit: *settle, MsgPerSec: *rate, Trace: true})
+				tail := rr.Trace
+				if len(tail) > 400 {
+					tail = tail[len(tail)-400:]
+				}
+				for _, l := range tail {
+					fmt.Println("  " + l)
+				}
+			}
 		}
 	}
 	fmt.Fprintf(os.Stderr, "elapsed %s\n", time.Since(start).Round(time.Millisecond))

@@ -30,3 +30,31 @@
 // before OPERATIONAL. Token hold, merge detect, FAILED TO RECEIVE and the
 // fcc/backlog flow control are modelled with Corosync's constants.
 package srp
+
+// Time is a time.Duration since an epoch the caller picks (process start
+// for the daemon, zero for the simulator); Tick never moves it backwards.
+//
+// Where this package departs from Corosync 3.1.7, on purpose
+//
+// None of these change a byte on the wire; they change when or whether a
+// node acts, where Corosync's choice loses liveness or safety under the
+// simulator's faults:
+//
+//   - A join identical to one sent less than a join interval ago is not
+//     sent again on re-entering GATHER (the join timer still repeats it).
+//     Nodes whose failed lists cannot be adopted from each other otherwise
+//     answer each other's joins in a storm that grows with the ring.
+//   - The consensus timer restarts on re-entering GATHER only when our
+//     proc or failed list changed. Corosync restarts it every time, which
+//     lets disagreeing joins postpone consensus forever ("continuously in
+//     gather state").
+//   - New-ring mcasts received in RECOVERY, recovery copies or not, go to
+//     the recovery queue, and the regular queue only ever takes mcasts of
+//     the ring it belongs to. After a failed recovery Corosync gathers
+//     under the id of the ring it never installed and could file that
+//     ring's mcasts among the old ring's seqs.
+//   - TransAck moves messages left in the trans queue to the front of the
+//     normal queue instead of stranding them (Corosync's upper layer never
+//     leaves any there).
+//   - Process-pause detection (pause_flush) is not modelled: it needs a
+//     wall clock; the daemon can drop stale joins itself.
