@@ -358,6 +358,11 @@ func (s *Scheduler) propagate() {
 				f.Optional = false
 				changed = true
 			}
+			// a stop that must wait for a blocked stop is blocked too
+			if e.flags&fImpliesFirst != 0 && f.Task == "stop" && t.Task == "stop" && !f.Optional && !f.Runnable && t.Runnable && f.Rsc != t.Rsc {
+				t.Runnable = false
+				changed = true
+			}
 			if e.flags&fRestart != 0 && !f.Optional && !f.Runnable && t.Runnable && !t.Pseudo {
 				t.Runnable = false
 				changed = true
