@@ -344,7 +344,7 @@ func (s *Scheduler) replay(r *Resource, n *Node, lr *cib.LRMResource) {
 				rc = 8
 			}
 		}
-		masked := probe && rc != 0 && rc != 7 && rc != 8 && rc != 193 && status != -1
+		masked := probe && (rc == 5 || rc == 2 || status == 7)
 		if masked {
 			status, rc = 0, 7
 		}
