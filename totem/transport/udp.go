@@ -27,9 +27,9 @@ type UDPConfig struct {
 	// Members is the nodelist; tokens are addressed through it.
 	Members []Member
 	NetMTU  int
-	// RecvBuffer, ReadSize, Batch and Queue are as in UDPUConfig.
-	RecvBuffer, ReadSize, Batch, Queue int
-	Log                                logrus.FieldLogger
+	// RecvBuffer, ReadSize, RecvBatch and Queue are as in UDPUConfig.
+	RecvBuffer, ReadSize, RecvBatch, Queue int
+	Log                                    logrus.FieldLogger
 }
 
 // UDP is Corosync's udp transport.
@@ -54,9 +54,9 @@ type UDP struct {
 
 // NewUDP binds the three sockets, joins the group and starts the readers.
 func NewUDP(cfg UDPConfig) (*UDP, error) {
-	c := UDPUConfig{Port: cfg.Port, NetMTU: cfg.NetMTU, RecvBuffer: cfg.RecvBuffer, ReadSize: cfg.ReadSize, Batch: cfg.Batch}
+	c := UDPUConfig{Port: cfg.Port, NetMTU: cfg.NetMTU, RecvBuffer: cfg.RecvBuffer, ReadSize: cfg.ReadSize, RecvBatch: cfg.RecvBatch}
 	c.defaults()
-	cfg.Port, cfg.NetMTU, cfg.RecvBuffer, cfg.ReadSize, cfg.Batch = c.Port, c.NetMTU, c.RecvBuffer, c.ReadSize, c.Batch
+	cfg.Port, cfg.NetMTU, cfg.RecvBuffer, cfg.ReadSize, cfg.RecvBatch = c.Port, c.NetMTU, c.RecvBuffer, c.ReadSize, c.RecvBatch
 	if cfg.TTL <= 0 {
 		cfg.TTL = 1
 	}
@@ -109,7 +109,7 @@ func NewUDP(cfg UDPConfig) (*UDP, error) {
 	u.log = logger(cfg.Log).WithField("transport", "udp")
 	u.log.Infof("group %s:%d joined on %s, tokens on %s, sending from %s", cfg.Group, cfg.Port, ifi.Name, u.token.localAddr(), u.send.localAddr())
 	for _, s := range []*udpSocket{u.recv, u.token} {
-		r := &reader{sock: s, batch: cfg.Batch, bufSize: cfg.ReadSize, stats: &u.stats, handle: u.received}
+		r := &reader{sock: s, batch: cfg.RecvBatch, bufSize: cfg.ReadSize, stats: &u.stats, handle: u.received}
 		u.wg.Add(1)
 		go r.run(&u.wg)
 	}

@@ -2,7 +2,9 @@ package transport
 
 import (
 	"errors"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -11,6 +13,9 @@ import (
 	"testing"
 	"time"
 )
+
+// quietLog keeps bind messages out of test and benchmark output.
+var quietLog = func() *logrus.Logger { l := logrus.New(); l.Out = io.Discard; return l }()
 
 // freePort finds a UDP port free on 127.0.0.1 (and, for practical
 // purposes, on the other loopback addresses the test uses).
@@ -30,7 +35,7 @@ func loopbackRing(t testing.TB, n int, mod func(*UDPUConfig)) ([]*UDPU, []Member
 	port := freePort(t)
 	nodes := make([]*UDPU, n)
 	for i := range nodes {
-		cfg := UDPUConfig{Local: members[i].Addr, Port: port, Members: members}
+		cfg := UDPUConfig{Local: members[i].Addr, Port: port, Members: members, Log: quietLog}
 		if mod != nil {
 			mod(&cfg)
 		}
@@ -47,7 +52,7 @@ func loopbackRing(t testing.TB, n int, mod func(*UDPUConfig)) ([]*UDPU, []Member
 func TestUDPULoopback(t *testing.T) {
 	for _, batch := range []int{1, 16} {
 		t.Run(map[int]string{1: "single", 16: "batched"}[batch], func(t *testing.T) {
-			nodes, members := loopbackRing(t, 3, func(c *UDPUConfig) { c.Batch = batch })
+			nodes, members := loopbackRing(t, 3, func(c *UDPUConfig) { c.RecvBatch, c.SendBatch = batch, batch })
 			port := nodes[0].cfg.Port
 
 			// Token: from ring0_addr:mcastport to the next member's mcastport.
@@ -119,7 +124,7 @@ func TestUDPUBlocksUnlisted(t *testing.T) {
 
 func TestUDPUTruncatedAndOversize(t *testing.T) {
 	for _, batch := range []int{1, 16} {
-		nodes, _ := loopbackRing(t, 2, func(c *UDPUConfig) { c.ReadSize = 64; c.NetMTU = 200; c.Batch = batch })
+		nodes, _ := loopbackRing(t, 2, func(c *UDPUConfig) { c.ReadSize = 64; c.NetMTU = 200; c.RecvBatch, c.SendBatch = batch, batch })
 		if err := nodes[0].SendToken(2, make([]byte, 100)); err != nil {
 			t.Fatal(err)
 		}
