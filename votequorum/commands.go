@@ -50,7 +50,12 @@ func (m *Machine) SetVotes(nodeID, votes uint32) Status {
 
 // CancelWaitForAll is what setting quorum.cancel_wait_for_all does: every
 // node drops its wait_for_all status when the message is delivered.
+// Corosync resets the key to 0 from inside its change callback, and that
+// nested change runs an ordinary runtime config reload first (re-sending
+// NODEINFO for us and the device, rewriting atb_type), so we do the same;
+// the daemon must not reset the key through a path that reloads again.
 func (m *Machine) CancelWaitForAll() {
+	m.ReloadConfig(m.cfg)
 	m.send(Reconfigure{NodeID: m.us.id, Value: 0, Param: ParamCancelWFA})
 }
 

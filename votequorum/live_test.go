@@ -20,7 +20,8 @@ import (
 type liveCluster struct {
 	t     *testing.T
 	sw    string
-	nodes map[int]string // node id -> namespace
+	nodes map[int]string    // node id -> namespace
+	procs map[int]*exec.Cmd // node id -> corosync
 }
 
 func liveNeeds(t *testing.T) {
@@ -45,9 +46,15 @@ func (c *liveCluster) ip(args ...string) {
 	}
 }
 
-func newLiveCluster(t *testing.T, ids []int, quorumConf string) *liveCluster {
+func newLiveCluster(t *testing.T, ids []int, quorumConf string, initial [][]int) *liveCluster {
 	tag := fmt.Sprintf("%d", os.Getpid()%100000)
-	c := &liveCluster{t: t, sw: "rfvqsw" + tag, nodes: map[int]string{}}
+	c := &liveCluster{t: t, sw: "rfvqsw" + tag, nodes: map[int]string{}, procs: map[int]*exec.Cmd{}}
+	bridgeOf := map[int]string{}
+	for i, g := range initial {
+		for _, id := range g {
+			bridgeOf[id] = fmt.Sprintf("br%d", i)
+		}
+	}
 	if out, err := exec.Command("ip", "netns", "add", c.sw).CombinedOutput(); err != nil {
 		t.Skipf("cannot create network namespace: %v %s", err, out)
 	}
@@ -68,7 +75,11 @@ func newLiveCluster(t *testing.T, ids []int, quorumConf string) *liveCluster {
 		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
 		port := fmt.Sprintf("p%d", id)
 		c.ip("-n", c.sw, "link", "add", port, "type", "veth", "peer", "name", "e0", "netns", ns)
-		c.ip("-n", c.sw, "link", "set", port, "master", "br0")
+		br := bridgeOf[id]
+		if br == "" {
+			br = "br0"
+		}
+		c.ip("-n", c.sw, "link", "set", port, "master", br)
 		c.ip("-n", c.sw, "link", "set", port, "up")
 		c.ip("-n", ns, "addr", "add", fmt.Sprintf("198.18.7.%d/24", id), "dev", "e0")
 		c.ip("-n", ns, "link", "set", "e0", "up")
@@ -89,15 +100,18 @@ func newLiveCluster(t *testing.T, ids []int, quorumConf string) *liveCluster {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		c.procs[id] = cmd
 		t.Cleanup(func() {
-			cmd.Process.Signal(syscall.SIGTERM)
-			done := make(chan struct{})
-			go func() { cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-				<-done
+			if cmd.ProcessState == nil {
+				cmd.Process.Signal(syscall.SIGTERM)
+				done := make(chan struct{})
+				go func() { cmd.Wait(); close(done) }()
+				select {
+				case <-done:
+				case <-time.After(10 * time.Second):
+					cmd.Process.Kill()
+					<-done
+				}
 			}
 			if t.Failed() {
 				t.Logf("corosync n%d log:\n%s", id, logBuf.String())
@@ -198,7 +212,10 @@ func (c *liveCluster) partition(groups [][]int) {
 // are "partition" groupings like "1 2 | 3", or "wait 5s" (real time
 // passes; the model ticks the same amount).
 type liveCase struct {
-	name       string
+	name string
+	// initial, when set, is how the nodes are cabled when they boot
+	// (the first step must then be the same partitioning).
+	initial    string
 	quorumConf string // lines for corosync.conf's quorum section
 	modelConf  string // the same settings for the scenario harness
 	ids        []int
@@ -234,6 +251,21 @@ var liveCases = []liveCase{
 		ids:        []int{1, 2, 3},
 		steps: []string{"1 2 3", "quorumtool 1 -e 5", "quorumtool 2 -e 7", "quorumtool 2 -e 3",
 			"quorumtool 1 -v 3 -n 2", "quorumtool 3 -v 0 -n 2", "1 | 2 | 3", "quorumtool 1 -e 1"},
+	},
+	{
+		name:       "wait_for_all_cancel",
+		initial:    "1 2 | 3",
+		quorumConf: "\twait_for_all: 1\n",
+		modelConf:  "wait_for_all=1",
+		ids:        []int{1, 2, 3},
+		steps:      []string{"1 2 | 3", "cmap 1 quorum.cancel_wait_for_all u8 1", "1 2 3", "1 2 | 3"},
+	},
+	{
+		name:       "allow_downscale",
+		quorumConf: "\tallow_downscale: 1\n",
+		modelConf:  "allow_downscale=1",
+		ids:        []int{1, 2, 3, 4},
+		steps:      []string{"1 2 3 4", "stop 4", "stop 3"},
 	},
 	{
 		name:       "two_node",
@@ -355,7 +387,12 @@ func TestLiveAgainstCorosync(t *testing.T) {
 	liveNeeds(t)
 	for _, lc := range liveCases {
 		t.Run(lc.name, func(t *testing.T) {
-			live := newLiveCluster(t, lc.ids, lc.quorumConf)
+			var initial [][]int
+			if lc.initial != "" {
+				initial = parseGroups(lc.initial)
+			}
+			live := newLiveCluster(t, lc.ids, lc.quorumConf, initial)
+			running := slices.Clone(lc.ids)
 			var nodes []string
 			prev := map[int][]int{}
 			for _, id := range lc.ids {
@@ -375,7 +412,30 @@ func TestLiveAgainstCorosync(t *testing.T) {
 				}
 				var groups [][]int
 				var paths [][]string
-				if tool, ok := strings.CutPrefix(step, "quorumtool "); ok {
+				if kv, ok := strings.CutPrefix(step, "cmap "); ok {
+					f := strings.Fields(kv)
+					out, err := exec.Command("ip", "netns", "exec", live.nodes[atoi32(f[0])], "corosync-cmapctl", "-s", f[1], f[2], f[3]).CombinedOutput()
+					if err != nil {
+						t.Fatalf("%s: %v %s", step, err, out)
+					}
+					time.Sleep(time.Second)
+					if f[1] != "quorum.cancel_wait_for_all" {
+						t.Fatalf("%s: no model equivalent", step)
+					}
+					paths = [][]string{{"cancel_wfa " + f[0]}}
+				} else if sid, ok := strings.CutPrefix(step, "stop "); ok {
+					id := atoi32(sid)
+					proc := live.procs[id]
+					proc.Process.Signal(syscall.SIGTERM)
+					proc.Wait()
+					running = slices.DeleteFunc(running, func(x int) bool { return x == id })
+					want := map[int]int{}
+					for _, o := range running {
+						want[o] = len(running)
+					}
+					live.waitNodes(want)
+					paths = [][]string{{"stop " + sid}}
+				} else if tool, ok := strings.CutPrefix(step, "quorumtool "); ok {
 					// "quorumtool N -e 5" / "quorumtool N -v 2 -n 3"
 					f := strings.Fields(tool)
 					out, _ := exec.Command("ip", append([]string{"netns", "exec", live.nodes[atoi32(f[0])], "corosync-quorumtool"}, f[1:]...)...).CombinedOutput()
@@ -395,7 +455,7 @@ func TestLiveAgainstCorosync(t *testing.T) {
 					paths = modelPaths(prev, groups)
 				}
 				got := map[int]liveStatus{}
-				for _, id := range lc.ids {
+				for _, id := range running {
 					st, ok := live.status(id)
 					if !ok {
 						t.Fatalf("%s: no quorumtool status from n%d", step, id)
@@ -408,7 +468,7 @@ func TestLiveAgainstCorosync(t *testing.T) {
 					h := append(slices.Clone(history), path...)
 					model := replayModel(t, h)
 					var diffs []string
-					for _, id := range lc.ids {
+					for _, id := range running {
 						m := model.nodes[uint32(id)].m
 						info, _ := m.GetInfo(0)
 						mst := liveStatus{nodes: got[id].nodes, quorate: m.Quorate(),
@@ -431,7 +491,7 @@ func TestLiveAgainstCorosync(t *testing.T) {
 				}
 				// The runtime.votequorum.* keys, as corosync-cmapctl lists them.
 				model := replayModel(t, history)
-				for _, id := range lc.ids {
+				for _, id := range running {
 					live.compareRuntimeKeys(step, id, model.nodes[uint32(id)].m)
 				}
 				for _, g := range groups {
