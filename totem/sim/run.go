@@ -76,6 +76,7 @@ func Run(rc RunConfig) Result {
 	}
 	s := New(rc.Seed, ids, timing)
 	s.MaxEvents = 3_000_000
+	s.AckDelayMax = 100 * time.Millisecond
 	if rc.Trace {
 		s.EnableTrace()
 	}

@@ -41,7 +41,10 @@ type Sim struct {
 	MaxDelay  time.Duration
 	Timing    srp.Timing
 	Codec     func(wire.Message) (wire.Message, error)
-	AutoAck   bool // call TransAck as soon as a REGULAR change is delivered
+	AutoAck   bool // call TransAck once a REGULAR change is delivered
+	// AckDelayMax, when set, delays each automatic TransAck by a random
+	// time up to it, as a sync protocol would.
+	AckDelayMax time.Duration
 	TraceLog  []string
 	traceOn   bool
 	Check     *Checker
@@ -341,7 +344,18 @@ func (s *Sim) process(sn *simNode) {
 		}
 	}
 	if len(rd.Events) > 0 && s.AutoAck && n.WaitingTransAck() && n.State() == srp.StateOperational {
-		n.TransAck()
+		if s.AckDelayMax <= 0 {
+			n.TransAck()
+		} else {
+			inc, ring := sn.inc, n.RingID()
+			s.Schedule(s.now+time.Duration(s.rng.Int63n(int64(s.AckDelayMax))), func() {
+				// Ack only the configuration the sync was for.
+				if sn.up && sn.inc == inc && sn.n.RingID() == ring && sn.n.State() == srp.StateOperational {
+					sn.n.TransAck()
+					s.process(sn)
+				}
+			})
+		}
 	}
 	if s.Observe != nil {
 		s.Observe(sn.id, rd)
