@@ -35,21 +35,21 @@ type Sim struct {
 	// "drop token 1->2").
 	drops map[dropKey]int
 
-	Loss      float64
-	Dup       float64
-	MinDelay  time.Duration
-	MaxDelay  time.Duration
-	Timing    srp.Timing
-	Codec     func(wire.Message) (wire.Message, error)
-	AutoAck   bool // call TransAck once a REGULAR change is delivered
+	Loss     float64
+	Dup      float64
+	MinDelay time.Duration
+	MaxDelay time.Duration
+	Timing   srp.Timing
+	Codec    func(wire.Message) (wire.Message, error)
+	AutoAck  bool // call TransAck once a REGULAR change is delivered
 	// AckDelayMax, when set, delays each automatic TransAck by a random
 	// time up to it, as a sync protocol would.
 	AckDelayMax time.Duration
-	TraceLog  []string
-	traceOn   bool
-	Check     *Checker
-	Packets   uint64
-	Delivered uint64
+	TraceLog    []string
+	traceOn     bool
+	Check       *Checker
+	Packets     uint64
+	Delivered   uint64
 	// MaxEvents turns a packet storm into a reported failure instead of a
 	// hang; 0 means no limit.
 	// Observe, when set, sees every Ready a node produced, after the
