@@ -117,6 +117,12 @@ func checkAgainst(t *testing.T, base string, cfg *Config, err error, v verdict, 
 	if ce.Exit != v.exit {
 		t.Errorf("exit status for %s: corosync %d, ours %d", base, v.exit, ce.Exit)
 	}
+	if strings.TrimSpace(v.output) == "" {
+		// corosync printed nothing: the file turned to_stderr off, so once
+		// the logging section was applied its message went to the log
+		// file or syslog. Only the exit status above is observable.
+		return
+	}
 	if !strings.Contains(v.output, ce.Corosync) {
 		t.Errorf("message differs for %s:\n corosync: %s\n ours:     %s", base, strings.TrimSpace(v.output), ce.Corosync)
 	}
