@@ -192,6 +192,9 @@ func (s *Scheduler) createPrimitiveActions(r *Resource) {
 			}
 		}
 	}
+	if assigned != nil && r.Pending[assigned] == "start" && next != RoleStopped {
+		s.newAction(r, "start", assigned, false)
+	}
 	if next != RoleStopped && s.findAction(r, "start", assigned) == nil {
 		s.newAction(r, "start", assigned, true)
 	}
