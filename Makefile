@@ -6,7 +6,7 @@ BIN       := bin
 FUZZTIME  ?= 10s
 # The race detector multiplies run time; keep it on the packages whose
 # concurrency matters and whose tests are quick enough under it.
-RACE_PKGS := ./cmap/... ./totem/...
+RACE_PKGS := ./cmap ./ipc/... ./totem/... ./exec/... ./cpg/...
 # Debian packages the tests use as references (real corosync, its client
 # libraries and tools, Pacemaker's scheduler as an oracle, capture tools).
 DEB_PKGS  := corosync pacemaker pacemaker-cli-utils libcpg-dev libcmap-dev \
@@ -32,7 +32,7 @@ vet:
 
 unit:
 	$(GO) test -race -count=1 $(RACE_PKGS)
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v -e '/cmap' -e '/totem/')
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v -e '/cmap$$' -e '/ipc' -e '/totem/' -e '/exec' -e '/cpg')
 
 # Deterministic simulation of the Totem ring under faults: virtual
 # synchrony invariants checked after every step, 500 seeds over 2-16 nodes.
