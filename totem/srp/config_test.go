@@ -59,3 +59,10 @@ func TestNoticeWording(t *testing.T) {
 		t.Fatalf("log fields %v", f)
 	}
 }
+
+func TestStatsKeysUseCorosyncNames(t *testing.T) {
+	k := Stats{OrfTokenTx: 3, McastRetx: 2, RxMsgDropped: 1}.Keys()
+	if k["orf_token_tx"] != 3 || k["mcast_retx"] != 2 || k["rx_msg_dropped"] != 1 || len(k) != 24 {
+		t.Fatalf("keys %v", k)
+	}
+}
