@@ -33,9 +33,9 @@ type UDPUConfig struct {
 	// (default 16; 1 means a sendmsg per member). Batching halves the cost
 	// of the fan-out (BenchmarkUDPUMulticastFanout).
 	SendBatch int
-	// RecvBatch is how many datagrams one recvmmsg may return (default 1:
-	// plain recvmsg). recvmmsg showed no gain on loopback
-	// (BenchmarkUDPURecv): the per-datagram hand-over dominates.
+	// RecvBatch is how many datagrams one recvmmsg may return (default
+	// 16; 1 means plain recvmsg). In paired runs of BenchmarkUDPURecv
+	// recvmmsg won every time, by about 1.4x at the median.
 	RecvBatch int
 	// Queue is the capacity of the Recv channel (default 256).
 	Queue int
@@ -61,7 +61,7 @@ func (c *UDPUConfig) defaults() {
 		c.SendBatch = 16
 	}
 	if c.RecvBatch <= 0 {
-		c.RecvBatch = 1
+		c.RecvBatch = 16
 	}
 }
 
