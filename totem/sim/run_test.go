@@ -25,3 +25,18 @@ func TestRandomRunsKeepVirtualSynchrony(t *testing.T) {
 		}
 	}
 }
+
+func TestThirtyTwoNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("32-node runs take a few seconds")
+	}
+	for seed := int64(1); seed <= 2; seed++ {
+		res := Run(RunConfig{Seed: seed, Nodes: 32, Faults: AllFaults()})
+		if res.Err != nil {
+			t.Fatalf("seed %d: %v", seed, res.Err)
+		}
+		if res.Confs == 0 || res.Delivered == 0 {
+			t.Fatalf("seed %d: nothing happened: %+v", seed, res)
+		}
+	}
+}
