@@ -238,6 +238,23 @@ var liveCases = []liveCase{
 		steps:      []string{"1 2 3 4 5", "2 3 | 1 4 5", "wait 16s", "5 | 1 2 | 3 4"},
 	},
 	{
+		// ATB with a node list, never together before the split: both
+		// halves claim the tie (see testdata/atb_list.txt's comments).
+		name:       "atb_list_fresh_split",
+		initial:    "1 4 6 | 2 3 5",
+		quorumConf: "\tauto_tie_breaker: 1\n\tauto_tie_breaker_node: 4 2\n",
+		modelConf:  "atb=1 atb_node=4,2",
+		ids:        []int{1, 2, 3, 4, 5, 6},
+		steps:      []string{"1 4 6 | 2 3 5"},
+	},
+	{
+		name:       "atb_highest",
+		quorumConf: "\tauto_tie_breaker: 1\n\tauto_tie_breaker_node: highest\n",
+		modelConf:  "atb=1 atb_node=highest",
+		ids:        []int{1, 2, 3, 4},
+		steps:      []string{"1 2 3 4", "1 3 | 2 4", "1 2 3 4"},
+	},
+	{
 		name:       "three_nodes_lose_two",
 		quorumConf: "",
 		modelConf:  "",
