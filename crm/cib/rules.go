@@ -128,19 +128,13 @@ func evalAttrExpr(e *Element, ctx *RuleContext) bool {
 		b, err2 := parseIntLoose(val)
 		if err1 != nil || err2 != nil {
 			// fall back to number, then string
-			fa, e1 := strconv.ParseFloat(nv, 64)
-			fb, e2 := strconv.ParseFloat(val, 64)
-			if e1 != nil || e2 != nil {
-				cmp = strings.Compare(strings.ToLower(nv), strings.ToLower(val))
-			} else {
-				cmp = cmpFloat(fa, fb)
-			}
+			cmp = strings.Compare(strings.ToLower(nv), strings.ToLower(val))
 		} else {
 			cmp = cmpInt(a, b)
 		}
 	case "number":
-		fa, e1 := strconv.ParseFloat(nv, 64)
-		fb, e2 := strconv.ParseFloat(val, 64)
+		fa, e1 := parseFloatLoose(nv)
+		fb, e2 := parseFloatLoose(val)
 		if e1 != nil || e2 != nil {
 			cmp = strings.Compare(strings.ToLower(nv), strings.ToLower(val))
 		} else {
@@ -168,8 +162,33 @@ func evalAttrExpr(e *Element, ctx *RuleContext) bool {
 	return false
 }
 
+// parseIntLoose parses a leading integer like strtoll: trailing text is
+// ignored, but there must be at least one digit.
 func parseIntLoose(s string) (int64, error) {
-	return strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	s = strings.TrimSpace(s)
+	i := 0
+	if i < len(s) && (s[i] == '-' || s[i] == '+') {
+		i++
+	}
+	j := i
+	for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+		j++
+	}
+	if j == i {
+		return 0, strconv.ErrSyntax
+	}
+	return strconv.ParseInt(s[:j], 10, 64)
+}
+
+// parseFloatLoose parses a leading floating point number like strtod.
+func parseFloatLoose(s string) (float64, error) {
+	s = strings.TrimSpace(s)
+	for j := len(s); j > 0; j-- {
+		if f, err := strconv.ParseFloat(s[:j], 64); err == nil {
+			return f, nil
+		}
+	}
+	return 0, strconv.ErrSyntax
 }
 
 func cmpInt(a, b int64) int {

@@ -476,9 +476,11 @@ func (s *Scheduler) replay(r *Resource, n *Node, lr *cib.LRMResource) {
 			strategy, failRole = s.onFail(r, "monitor", 0)
 		}
 		if strategy == failIgnore || (strategy == failContainer && o.Operation == "stop") {
+			r.ignoredFailures = true
 			updateState(target)
 			continue
 		}
+		r.countedFailures = true
 		// failure
 		lastFailure = o
 		if cmpOnFail(onFail, strategy) < 0 {

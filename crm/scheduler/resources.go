@@ -60,31 +60,32 @@ type Resource struct {
 	stopIDOn  map[*Node]bool
 
 	// placement
-	Allowed      map[*Node]int
-	Discover     map[*Node]string
-	Exclusive    bool
-	Assigned     *Node
-	Provisional  bool
-	assigning    bool
-	merging      bool
-	NextRole     string
-	rscCons      []*Coloc // this resource is the dependent
-	rscConsLHS   []*Coloc // this resource is the primary
-	promoScore   int
-	banned       map[*Node]bool
-	banAll       bool
-	origNextRole string
-	roleLocs     []roleLocation
-	failBanned   map[*Node]bool
-	rscTickets   []*rscTicket
-	stopFlag     bool
-	migrate      *migPlan
-	dangling     *Node
-	restartOn    []*Node
-	Util         map[string]int
-	isRemote     bool
-	container    *Resource
-	contained    []*Resource
+	Allowed                          map[*Node]int
+	Discover                         map[*Node]string
+	Exclusive                        bool
+	Assigned                         *Node
+	Provisional                      bool
+	assigning                        bool
+	merging                          bool
+	NextRole                         string
+	rscCons                          []*Coloc // this resource is the dependent
+	rscConsLHS                       []*Coloc // this resource is the primary
+	promoScore                       int
+	banned                           map[*Node]bool
+	banAll                           bool
+	origNextRole                     string
+	roleLocs                         []roleLocation
+	failBanned                       map[*Node]bool
+	rscTickets                       []*rscTicket
+	stopFlag                         bool
+	migrate                          *migPlan
+	dangling                         *Node
+	restartOn                        []*Node
+	ignoredFailures, countedFailures bool
+	Util                             map[string]int
+	isRemote                         bool
+	container                        *Resource
+	contained                        []*Resource
 }
 
 type migration struct {

@@ -116,6 +116,28 @@ func (s *Scheduler) failCount(r *Resource, n *Node) int {
 		if !match || seen[k] {
 			continue
 		}
+		if i := strings.Index(rest, "#"); i >= 0 {
+			// failures of operations configured with on-fail=ignore
+			// do not count
+			opi := rest[i+1:]
+			if j := strings.LastIndex(opi, "_"); j > 0 {
+				if iv, err := strconv.ParseInt(opi[j+1:], 10, 64); err == nil {
+					if o := r.opConfig(opi[:j], iv); o != nil && strings.EqualFold(o.Attrs["on-fail"], "ignore") {
+						continue
+					}
+				}
+			}
+		} else {
+			ignoreAll := false
+			for _, o := range r.Ops {
+				if strings.EqualFold(o.Attrs["on-fail"], "ignore") {
+					ignoreAll = true
+				}
+			}
+			if ignoreAll && !strings.Contains(k, "#") && r.hasOnlyIgnoredFailures() {
+				continue
+			}
+		}
 		seen[k] = true
 		if r.FailureTimeoutS > 0 {
 			lf := n.Attrs["last-failure-"+rest]
@@ -126,4 +148,10 @@ func (s *Scheduler) failCount(r *Resource, n *Node) int {
 		total = cib.AddScore(total, cib.ParseScore(v))
 	}
 	return total
+}
+
+// hasOnlyIgnoredFailures reports whether every recorded failure of the
+// resource came from operations whose failures are ignored.
+func (r *Resource) hasOnlyIgnoredFailures() bool {
+	return r.ignoredFailures && !r.countedFailures
 }
