@@ -33,6 +33,8 @@ package srp
 
 // Time is a time.Duration since an epoch the caller picks (process start
 // for the daemon, zero for the simulator); Tick never moves it backwards.
+// Call Tick(now) before Step: timers a message arms count from the last
+// Tick.
 //
 // Where this package departs from Corosync 3.1.7, on purpose
 //
