@@ -166,6 +166,7 @@ func (s *Scheduler) orphanInstance(clone *Resource) *Resource {
 	}
 	for _, r := range append([]*Resource{inst}, inst.primitives()...) {
 		r.Orphan = true
+		r.banAll = true
 	}
 	s.prepareNew(inst)
 	return inst
@@ -195,6 +196,7 @@ func (s *Scheduler) orphanPrimitive(lr *cib.LRMResource) *Resource {
 	def := &cib.ResourceDef{Kind: cib.KindPrimitive, ID: lr.ID, Class: lr.Class, Provider: lr.Provider, Type: lr.Type}
 	r := s.newResource(def, nil, lr.ID)
 	r.Orphan = true
+	r.banAll = true
 	if !cib.IsTrue(optDefault(s.Options, "stop-orphan-resources", "true")) {
 		r.Managed = false
 	}
