@@ -40,3 +40,26 @@ func TestThirtyTwoNodes(t *testing.T) {
 		}
 	}
 }
+
+// Unusual constants reach paths the defaults rarely do: FAILED TO
+// RECEIVE, token hold on short idleness, immediate retransmit requests,
+// a tiny flow-control window.
+func TestRandomRunsWithTightConstants(t *testing.T) {
+	seeds := 30
+	if testing.Short() {
+		seeds = 6
+	}
+	for seed := int64(1); seed <= int64(seeds); seed++ {
+		nodes := 2 + int(seed)%9
+		tm := SimTiming(nodes)
+		tm.FailRecvConst = 10
+		tm.SeqnoUnchangedConst = 3
+		tm.MissCountConst = 1
+		tm.WindowSize = 8
+		tm.MaxMessages = 3
+		res := Run(RunConfig{Seed: seed, Nodes: nodes, Faults: AllFaults(), Timing: &tm, MsgPerSec: 300})
+		if res.Err != nil {
+			t.Fatalf("seed %d nodes %d: %v", seed, nodes, res.Err)
+		}
+	}
+}

@@ -328,6 +328,9 @@ func (s *Sim) process(sn *simNode) {
 	n := sn.n
 	rd := n.Ready()
 	n.Advance()
+	for _, nt := range rd.Notices {
+		s.trace("node %d notice: %s", sn.id, nt)
+	}
 	for _, sc := range rd.StateChanges {
 		s.trace("node %d %s -> %s (%s)", sn.id, sc.From, sc.To, sc.Reason)
 	}
