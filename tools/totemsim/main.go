@@ -79,9 +79,13 @@ func run(args []string) int {
 
 	var violations int
 	var delivered, confs uint64
+	var maxConverge time.Duration
 	for i, r := range results {
 		delivered += r.Delivered
 		confs += r.Confs
+		if r.Err == nil && r.Converge > maxConverge {
+			maxConverge = r.Converge
+		}
 		if *first != 0 && *trace {
 			for _, l := range r.Trace {
 				fmt.Println(l)
@@ -105,7 +109,8 @@ func run(args []string) int {
 			}
 		}
 	}
-	fmt.Fprintf(os.Stderr, "elapsed %s\n", time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(os.Stderr, "elapsed %s, slowest convergence after healing %s (virtual)\n",
+		time.Since(start).Round(time.Millisecond), maxConverge)
 	fmt.Printf("seeds=%d violations=%d delivered=%d configurations=%d\n", len(jobs), violations, delivered, confs)
 	if violations > 0 {
 		return 1
