@@ -19,6 +19,9 @@ type Action struct {
 	Probe      bool
 	Meta       map[string]string
 	inputs     []*Action
+	// pendingStart marks a start re-issued because one is in flight; it
+	// does not imply a stop first
+	pendingStart bool
 }
 
 // edge flags
@@ -193,7 +196,8 @@ func (s *Scheduler) createPrimitiveActions(r *Resource) {
 		}
 	}
 	if assigned != nil && r.Pending[assigned] == "start" && next != RoleStopped {
-		s.newAction(r, "start", assigned, false)
+		ps := s.newAction(r, "start", assigned, false)
+		ps.pendingStart = !needStop
 	}
 	if next != RoleStopped && s.findAction(r, "start", assigned) == nil {
 		s.newAction(r, "start", assigned, true)
@@ -364,6 +368,10 @@ func (s *Scheduler) propagate() {
 			// a stop that must wait for a blocked stop is blocked too
 			if e.flags&fImpliesFirst != 0 && f.Task == "stop" && t.Task == "stop" && !f.Optional && !f.Runnable && t.Runnable && f.Rsc != t.Rsc {
 				t.Runnable = false
+				changed = true
+			}
+			if e.flags&fRestart != 0 && f.Optional && !t.Optional && t.Runnable && f.Rsc == t.Rsc && f.Node == t.Node && f.Task == "stop" && !t.pendingStart {
+				f.Optional = false
 				changed = true
 			}
 			if e.flags&fRestart != 0 && !f.Optional && !f.Runnable && t.Runnable && !t.Pseudo {

@@ -128,7 +128,12 @@ func (s *Scheduler) findHistoryResource(n *Node, lr *cib.LRMResource, active boo
 		return member(inst)
 	}
 	if inst := clone.anonByNode[n]; inst != nil {
-		return member(inst)
+		m := member(inst)
+		if active && m != nil && m.isRunningOn(n) {
+			// a second active copy on the same node is an orphan
+			return member(s.orphanInstance(clone))
+		}
+		return m
 	}
 	if !active {
 		// inactive history: any instance will do; remember only knowledge
