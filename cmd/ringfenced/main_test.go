@@ -89,9 +89,10 @@ func TestPrintCmap(t *testing.T) {
 	}
 }
 
-func TestForegroundSaysDaemonNotBuilt(t *testing.T) {
-	code, _, stderr := runCLI("-f", "-c", writeConf(t, loopbackConf))
-	if code == 0 || !strings.Contains(stderr, "not built yet") {
+func TestForegroundRefusesKnet(t *testing.T) {
+	knet := strings.Replace(loopbackConf, "transport: udpu", "transport: knet", 1)
+	code, _, stderr := runCLI("-f", "-c", writeConf(t, knet))
+	if code != exitFailure || !strings.Contains(stderr, `totem.transport \"knet\" is not supported`) {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 }

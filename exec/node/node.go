@@ -1,0 +1,667 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/ringfence/ringfence/cmap"
+	"github.com/ringfence/ringfence/cmap/coroconf"
+	"github.com/ringfence/ringfence/cpg"
+	"github.com/ringfence/ringfence/exec"
+	"github.com/ringfence/ringfence/ipc"
+	"github.com/ringfence/ringfence/ipc/cmapsvc"
+	"github.com/ringfence/ringfence/totem/pg"
+	"github.com/ringfence/ringfence/totem/srp"
+	"github.com/ringfence/ringfence/totem/transport"
+	"github.com/ringfence/ringfence/totem/wire"
+)
+
+// Options configures a Node.
+type Options struct {
+	// Config is the accepted corosync.conf.
+	Config *coroconf.Config
+	// Logger receives every log line; nil builds one from the logging
+	// section (writing to Stderr when to_stderr is on).
+	Logger *logrus.Logger
+	Stderr io.Writer
+	// StateDir overrides system.state_dir (tests).
+	StateDir string
+	// IPCPrefix is put in front of every IPC service name, so that several
+	// nodes share one network namespace in tests. Empty for the daemon.
+	IPCPrefix string
+	// NoIPC runs without IPC services.
+	NoIPC bool
+	// IPCConfig tunes the IPC server (Authorize and Log are filled in).
+	IPCConfig ipc.Config
+	// PidFile is locked at start when set (the daemon uses DefaultPidFile).
+	PidFile string
+	// Transport replaces the UDP sockets (tests with a memory network).
+	Transport transport.Transport
+	// AppGroup and OnAppMessage give tests and tools a totempg group of
+	// their own: messages sent with Multicast arrive at OnAppMessage on
+	// every member, in agreed order, on the owner goroutine.
+	AppGroup     string
+	OnAppMessage func(from uint32, payload []byte)
+	// Version is printed in the start-up line.
+	Version string
+}
+
+// Status is a snapshot of the node's view, safe to read from any
+// goroutine.
+type Status struct {
+	State   srp.State
+	RingID  wire.RingID
+	Members []uint32 // the last REGULAR configuration
+	Synced  bool     // the sync of that configuration completed
+	// Changes counts REGULAR configurations installed so far.
+	Changes int
+}
+
+// Node is one running cluster node.
+type Node struct {
+	opts     Options
+	settings Settings
+	log      *logrus.Logger
+	logClose io.Closer
+
+	tr     transport.Transport
+	srp    *srp.Node
+	packer *pg.Packer
+	asm    *pg.Assembler
+	disp   pg.Dispatcher
+	engine *exec.Engine
+	cmapS  *exec.CmapSync
+	cpgSvc *cpg.Service
+	store  *cmap.Store
+	stats  *cmap.Store
+	ipcSrv *ipc.Server
+	pid    *PidFile
+
+	start    time.Time
+	timer    *time.Timer
+	calls    chan func()
+	ready    bool // first sync completed: IPC is open
+	msgs     []pg.Message
+	failure  error
+	lastConf []uint32
+	// installedRing is set once the first REGULAR configuration is in.
+	installedRing bool
+
+	mu     sync.Mutex
+	status Status
+	notify chan struct{}
+}
+
+// New builds a node: it parses the settings, takes the pid lock, binds the
+// transport and loads the ring sequence. Nothing runs until Run.
+func New(opts Options) (n *Node, err error) {
+	if opts.Config == nil {
+		return nil, errors.New("node: no configuration")
+	}
+	settings, err := SettingsFromConfig(opts.Config)
+	if err != nil {
+		return nil, err
+	}
+	if opts.StateDir != "" {
+		settings.StateDir = opts.StateDir
+	}
+	n = &Node{opts: opts, settings: settings, calls: make(chan func(), 64), notify: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			n.closeAll()
+		}
+	}()
+	n.log = opts.Logger
+	if n.log == nil {
+		stderr := opts.Stderr
+		if stderr == nil {
+			stderr = os.Stderr
+		}
+		if n.log, n.logClose, err = NewLogger(settings.Logging, stderr); err != nil {
+			return nil, err
+		}
+	}
+	if opts.PidFile != "" {
+		if n.pid, err = LockPidFile(opts.PidFile); err != nil {
+			return nil, err
+		}
+	}
+	n.store = opts.Config.Store()
+	n.stats = cmap.New()
+	local, _ := settings.Local()
+
+	n.tr = opts.Transport
+	if n.tr == nil {
+		if n.tr, err = n.openTransport(local); err != nil {
+			return nil, err
+		}
+	}
+	n.start = time.Now()
+	n.srp, err = srp.New(srp.Config{NodeID: settings.NodeID, Nodes: settings.NodeIDs(), Timing: settings.Timing}, newFileRingSeq(settings.StateDir, settings.NodeID))
+	if err != nil {
+		return nil, err
+	}
+	if n.packer, err = pg.NewPacker(pg.TotemMTU(settings.NetMTU)); err != nil {
+		return nil, err
+	}
+	n.asm = pg.NewAssembler(0)
+
+	n.engine = exec.NewEngine(settings.NodeID)
+	n.cmapS = exec.NewCmapSync(settings.NodeID, n.store)
+	n.cpgSvc = cpg.New(settings.NodeID)
+	for _, s := range []exec.Service{n.cmapS, n.cpgSvc} {
+		if err = n.engine.Register(s); err != nil {
+			return nil, err
+		}
+	}
+	n.engine.SetMemberStore(n.store, n.ifaces)
+	n.disp.Join(func(node uint32, p []byte, swapped bool) {
+		if err := n.engine.DeliverServices(node, p, swapped); err != nil {
+			n.log.WithField("subsys", SubsysMain).WithError(err).Debug("exec message dropped")
+		}
+	}, pg.GroupServices)
+	n.disp.Join(func(node uint32, p []byte, swapped bool) {
+		if err := n.engine.DeliverSync(node, p, swapped); err != nil {
+			n.log.WithField("subsys", "SYNC").WithError(err).Debug("sync message ignored")
+		}
+	}, pg.GroupSync)
+	if opts.AppGroup != "" && opts.OnAppMessage != nil {
+		n.disp.Join(func(node uint32, p []byte, _ bool) { opts.OnAppMessage(node, p) }, opts.AppGroup)
+	}
+
+	if !opts.NoIPC {
+		cfg := opts.IPCConfig
+		cfg.Authorize = cmapsvc.Authorizer(n.store)
+		if cfg.Log == nil {
+			cfg.Log = n.log.WithField("subsys", "IPC")
+		}
+		n.ipcSrv = ipc.NewServer(cfg)
+		svc := *cmapsvc.New(n.store, n.stats).IPCService()
+		svc.Name = opts.IPCPrefix + svc.Name
+		if err = n.ipcSrv.Serve(&svc); err != nil {
+			return nil, fmt.Errorf("cannot serve IPC %q: %w", svc.Name, err)
+		}
+	}
+	n.status.State = n.srp.State()
+	return n, nil
+}
+
+func (n *Node) openTransport(local transport.Member) (transport.Transport, error) {
+	tlog := n.log.WithField("subsys", SubsysTotem)
+	switch n.settings.Transport {
+	case coroconf.TransportUDP:
+		tlog.Info("Initializing transport (UDP/IP Multicast).")
+		return transport.NewUDP(transport.UDPConfig{
+			Local: local.Addr, Group: n.settings.McastAddr, Port: n.settings.Port, TTL: n.settings.TTL,
+			Members: n.settings.Members, NetMTU: n.settings.NetMTU, Log: tlog,
+		})
+	default:
+		tlog.Info("Initializing transport (UDP/IP Unicast).")
+		return transport.NewUDPU(transport.UDPUConfig{
+			Local: local.Addr, Port: n.settings.Port, Members: n.settings.Members,
+			NetMTU: n.settings.NetMTU, AllowUnlisted: n.settings.AllowUnlisted, Log: tlog,
+		})
+	}
+}
+
+// ifaces renders a node's addresses as totem_ifaces_print does.
+func (n *Node) ifaces(id uint32) string {
+	for _, m := range n.settings.Members {
+		if m.NodeID == id {
+			return fmt.Sprintf("r(0) ip(%s) ", m.Addr)
+		}
+	}
+	return ""
+}
+
+// Settings returns what the node took from its configuration.
+func (n *Node) Settings() Settings { return n.settings }
+
+// Logger returns the node's logger.
+func (n *Node) Logger() *logrus.Logger { return n.log }
+
+// Status returns a snapshot of the node's membership view.
+func (n *Node) Status() Status {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	s := n.status
+	s.Members = slices.Clone(s.Members)
+	return s
+}
+
+// Changed returns a channel closed at the next status change.
+func (n *Node) Changed() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.notify
+}
+
+func (n *Node) setStatus(f func(s *Status)) {
+	n.mu.Lock()
+	f(&n.status)
+	close(n.notify)
+	n.notify = make(chan struct{})
+	n.mu.Unlock()
+}
+
+// Do runs f on the owner goroutine and waits for it. It fails once the
+// node stopped.
+func (n *Node) Do(ctx context.Context, f func()) error {
+	done := make(chan struct{})
+	select {
+	case n.calls <- func() { f(); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Multicast sends payload to AppGroup on every member, in agreed order.
+func (n *Node) Multicast(ctx context.Context, payload []byte) error {
+	if n.opts.AppGroup == "" {
+		return errors.New("node: no AppGroup configured")
+	}
+	var err error
+	if derr := n.Do(ctx, func() { err = n.send(exec.Message{Group: n.opts.AppGroup, Iov: [][]byte{payload}}) }); derr != nil {
+		return derr
+	}
+	return err
+}
+
+// Store returns the main cmap store; touch it only inside Do.
+func (n *Node) Store() *cmap.Store { return n.store }
+
+func (n *Node) now() time.Duration { return time.Since(n.start) }
+
+// Run serves until ctx ends, then leaves the ring cleanly. It returns nil
+// after a clean leave and an error when the node had to stop (the
+// transport died, or cmap found a config_version mismatch).
+func (n *Node) Run(ctx context.Context) error {
+	defer n.closeAll()
+	mainLog := n.log.WithField("subsys", SubsysMain)
+	local, _ := n.settings.Local()
+	n.log.WithField("subsys", SubsysTotem).Infof("The network interface [%s] is now up.", local.Addr)
+	mainLog.Infof("Ringfence cluster engine ('%s', Corosync %s compatible): started and ready to provide service.", n.opts.Version, "3.1.7")
+
+	n.timer = time.NewTimer(time.Hour)
+	n.timer.Stop()
+	stats := time.NewTicker(time.Second)
+	defer stats.Stop()
+	retry := time.NewTicker(100 * time.Millisecond)
+	defer retry.Stop()
+	var ipcCh <-chan ipc.Delivery
+	if n.ipcSrv != nil {
+		ipcCh = n.ipcSrv.Deliveries()
+	}
+	recv := n.tr.Recv()
+
+	n.srp.Tick(n.now())
+	n.pump()
+	for {
+		select {
+		case <-ctx.Done():
+			mainLog.Info("Node was shut down by a signal")
+			n.leave()
+			mainLog.Info("Corosync Cluster Engine exiting normally")
+			return nil
+		case dg, ok := <-recv:
+			if !ok {
+				return errors.New("the transport closed its receive channel")
+			}
+			n.srp.Tick(n.now())
+			n.receive(dg)
+			// Take whatever else is already queued before carrying out
+			// the output: one Ready for a burst of datagrams.
+		drain:
+			for range 64 {
+				select {
+				case dg, ok := <-recv:
+					if !ok {
+						break drain
+					}
+					n.receive(dg)
+				default:
+					break drain
+				}
+			}
+		case <-n.timer.C:
+		case d := <-ipcCh:
+			n.ipcSrv.Dispatch(d)
+		case f := <-n.calls:
+			f()
+		case <-retry.C:
+		case <-stats.C:
+			n.publishStats()
+		}
+		n.srp.Tick(n.now())
+		n.pump()
+		if n.failure != nil {
+			n.leave()
+			return n.failure
+		}
+	}
+}
+
+func (n *Node) receive(dg transport.Datagram) {
+	m, err := wire.Decode(dg.Data)
+	if err != nil {
+		n.log.WithField("subsys", SubsysTotem).WithError(err).Debugf("dropping undecodable datagram from %s", dg.From)
+		return
+	}
+	from := dg.FromNode
+	if from == 0 {
+		from = m.Hdr().NodeID
+	}
+	n.srp.Step(from, m)
+}
+
+// pump carries out everything the state machines produced until they are
+// quiet, then re-arms the timer.
+func (n *Node) pump() {
+	for range 1000 {
+		progressed := false
+		if n.srp.HasReady() {
+			rd := n.srp.Ready()
+			n.srp.Advance()
+			n.carryOut(rd)
+			progressed = true
+		}
+		if n.engine.Pending() {
+			n.engine.Process()
+		}
+		if n.drainServices() {
+			progressed = true
+		}
+		if !progressed {
+			break
+		}
+	}
+	n.armTimer(n.srp.Ready().Deadline)
+}
+
+func (n *Node) armTimer(deadline time.Duration) {
+	if deadline == 0 {
+		n.timer.Stop()
+		return
+	}
+	d := deadline - n.now()
+	if d < 0 {
+		d = 0
+	}
+	n.timer.Reset(d)
+}
+
+func (n *Node) carryOut(rd srp.Ready) {
+	tlog := n.log.WithField("subsys", SubsysTotem)
+	for _, p := range rd.Packets {
+		b, err := wire.Encode(p.Msg)
+		if err != nil {
+			tlog.WithError(err).Error("cannot encode a totem message")
+			continue
+		}
+		if p.To == 0 {
+			err = n.tr.Multicast(b)
+		} else {
+			err = n.tr.SendToken(p.To, b)
+		}
+		if err != nil {
+			tlog.WithError(err).Debug("send failed")
+		}
+	}
+	for _, sc := range rd.StateChanges {
+		n.log.WithFields(sc.LogFields()).Debugf("entering %s state", sc.To)
+		n.setStatus(func(s *Status) { s.State = sc.To })
+	}
+	for _, text := range rd.Notices {
+		// The membership notice is printed by confChg, from the
+		// corrected change (see there).
+		if strings.HasPrefix(text, "A new membership") {
+			continue
+		}
+		tlog.Info(text)
+	}
+	for _, ev := range rd.Events {
+		switch {
+		case ev.Msg != nil:
+			n.deliver(ev.Msg)
+		case ev.Conf != nil:
+			n.confChg(ev.Conf)
+		}
+	}
+}
+
+func (n *Node) deliver(d *srp.Delivery) {
+	var err error
+	n.msgs, err = n.asm.Deliver(n.msgs[:0], d.From, d.Payload, false)
+	if err != nil {
+		n.log.WithField("subsys", SubsysTotem).WithError(err).Debug("totempg data dropped")
+	}
+	for _, m := range n.msgs {
+		n.disp.Dispatch(m)
+	}
+	clear(n.msgs)
+}
+
+func (n *Node) confChg(c *srp.ConfChg) {
+	if c.Type == srp.Regular && !n.installedRing && !slices.Contains(c.Joined, n.settings.NodeID) {
+		// Corosync reports the local node as joined in the first ring it
+		// installs ("Members joined: 1"), and main.c creates the local
+		// runtime.members keys from that; srp counts it as a transitional
+		// member of its own start-up ring instead.
+		cc := *c
+		cc.Joined = append(slices.Clone(c.Joined), n.settings.NodeID)
+		slices.Sort(cc.Joined)
+		c = &cc
+	}
+	kind := exec.Regular
+	if c.Type == srp.Transitional {
+		kind = exec.Transitional
+		n.asm.NodesLeft(c.Left...)
+	}
+	n.engine.ConfChg(exec.ConfChg{Kind: kind, Ring: c.RingID, Members: slices.Clone(c.Members), Left: slices.Clone(c.Left), Joined: slices.Clone(c.Joined)})
+	if c.Type != srp.Regular {
+		n.log.WithFields(c.LogFields()).Debug("transitional configuration")
+		return
+	}
+	// srp is operational on the new ring: what comes from now on until
+	// the sync completes is new-ring traffic in the transitional phase.
+	n.asm.SetPhase(pg.PhaseTransitional)
+	n.installedRing = true
+	n.log.WithFields(c.LogFields()).Info(c.Notice())
+	members := idList(c.Members)
+	n.log.WithField("subsys", SubsysQuorum).Infof("Sync members[%d]:%s", len(c.Members), members)
+	if len(c.Joined) > 0 {
+		n.log.WithField("subsys", SubsysQuorum).Infof("Sync joined[%d]:%s", len(c.Joined), idList(c.Joined))
+	}
+	n.lastConf = slices.Clone(c.Members)
+	n.setStatus(func(s *Status) {
+		s.RingID, s.Members, s.Synced = c.RingID, slices.Clone(c.Members), false
+		s.Changes++
+	})
+}
+
+func idList(ids []uint32) string {
+	var b strings.Builder
+	for _, id := range ids {
+		fmt.Fprintf(&b, " %d", id)
+	}
+	return b.String()
+}
+
+// drainServices moves service output to the wire and handles the end of
+// a sync. It reports whether anything happened.
+func (n *Node) drainServices() bool {
+	did := false
+	cr := n.cpgSvc.Ready()
+	n.logLines(cr.Logs)
+	if len(cr.Messages) > 0 {
+		n.engine.Send(cr.Messages...)
+	}
+	n.logLines(n.cmapS.Logs())
+	er := n.engine.Ready()
+	n.logLines(er.Logs)
+	for _, m := range er.Messages {
+		if err := n.send(m); err != nil {
+			n.log.WithField("subsys", SubsysMain).WithError(err).Warn("cannot queue a message for the ring")
+		}
+		did = true
+	}
+	if er.SyncCompleted {
+		n.syncCompleted()
+		did = true
+	}
+	if n.flush() {
+		did = true
+	}
+	return did || len(cr.Events) > 0
+}
+
+func (n *Node) logLines(lines []exec.LogLine) {
+	for _, l := range lines {
+		e := n.log.WithField("subsys", l.Subsys)
+		switch {
+		case l.Level <= exec.LevelError:
+			e.Error(l.Text)
+		case l.Level == exec.LevelWarning:
+			e.Warn(l.Text)
+		case l.Level == exec.LevelNotice:
+			e.Info(l.Text)
+		default:
+			e.Debug(l.Text)
+		}
+	}
+}
+
+// send packs one message and queues the packets that are full; the rest
+// waits for flush.
+func (n *Node) send(m exec.Message) error {
+	pkts, err := n.packer.Add(nil, pg.Agreed, []string{m.Group}, m.Iov...)
+	if err != nil {
+		return err
+	}
+	return n.broadcast(pkts)
+}
+
+// flush hands the partly filled packet to srp. Corosync flushes when the
+// token arrives; srp keeps the packet queued until then anyway, so doing
+// it at the end of each round only changes how much one packet holds.
+func (n *Node) flush() bool {
+	if msgs, _ := n.packer.Pending(); msgs == 0 {
+		return false
+	}
+	if err := n.broadcast(n.packer.Flush(nil)); err != nil {
+		n.log.WithField("subsys", SubsysTotem).WithError(err).Warn("cannot queue a packet for the ring")
+	}
+	return true
+}
+
+func (n *Node) broadcast(pkts []pg.Packet) error {
+	for _, p := range pkts {
+		if err := n.srp.Broadcast(p.Payload, srp.Guarantee(p.Guarantee)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (n *Node) syncCompleted() {
+	n.srp.TransAck()
+	n.asm.SetPhase(pg.PhaseRegular)
+	n.log.WithField("subsys", SubsysQuorum).Infof("Members[%d]:%s", len(n.lastConf), idList(n.lastConf))
+	if mm := n.cmapS.Mismatch(); mm != nil {
+		n.failure = mm
+		return
+	}
+	if !n.ready {
+		n.ready = true
+		if n.ipcSrv != nil {
+			n.ipcSrv.SetReady(true)
+		}
+		if err := sdNotify("READY=1"); err != nil {
+			n.log.WithField("subsys", SubsysMain).WithError(err).Warn("sd_notify failed")
+		}
+	}
+	n.setStatus(func(s *Status) { s.Synced = true })
+	n.publishStats()
+}
+
+// leave multicasts the LEAVE join and lets it go out before the sockets
+// close.
+func (n *Node) leave() {
+	_ = sdNotify("STOPPING=1")
+	n.srp.Leave()
+	if n.srp.HasReady() {
+		rd := n.srp.Ready()
+		n.srp.Advance()
+		n.carryOut(rd)
+	}
+	n.setStatus(func(s *Status) { s.State = 0; s.Members = nil; s.Synced = false })
+}
+
+func (n *Node) closeAll() {
+	if n.ipcSrv != nil {
+		n.ipcSrv.Close()
+		n.ipcSrv = nil
+	}
+	if n.tr != nil {
+		n.tr.Close()
+		n.tr = nil
+	}
+	if n.pid != nil {
+		n.pid.Release()
+		n.pid = nil
+	}
+	if n.logClose != nil {
+		n.logClose.Close()
+		n.logClose = nil
+	}
+}
+
+// publishStats writes a few of Corosync's stats map keys.
+func (n *Node) publishStats() {
+	st := n.srp.Stats()
+	set := func(k string, v uint64) { _ = n.stats.Set("stats.srp."+k, cmap.U64(v)) }
+	set("orf_token_tx", st.OrfTokenTx)
+	set("orf_token_rx", st.OrfTokenRx)
+	set("memb_merge_detect_tx", st.MembMergeDetectTx)
+	set("memb_merge_detect_rx", st.MembMergeDetectRx)
+	set("memb_join_tx", st.MembJoinTx)
+	set("memb_join_rx", st.MembJoinRx)
+	set("mcast_tx", st.McastTx)
+	set("mcast_retx", st.McastRetx)
+	set("mcast_rx", st.McastRx)
+	set("memb_commit_token_tx", st.MembCommitTokenTx)
+	set("memb_commit_token_rx", st.MembCommitTokenRx)
+	set("token_hold_cancel_tx", st.TokenHoldCancelTx)
+	set("token_hold_cancel_rx", st.TokenHoldCancelRx)
+	set("operational_entered", st.OperationalEntered)
+	set("operational_token_lost", st.OperationalTokenLost)
+	set("gather_entered", st.GatherEntered)
+	set("gather_token_lost", st.GatherTokenLost)
+	set("commit_entered", st.CommitEntered)
+	set("commit_token_lost", st.CommitTokenLost)
+	set("recovery_entered", st.RecoveryEntered)
+	set("recovery_token_lost", st.RecoveryTokenLost)
+	set("consensus_timeouts", st.ConsensusTimeouts)
+	set("rx_msg_dropped", st.RxMsgDropped)
+	set("continuous_gather", st.ContinuousGather)
+	set("failed_to_recv", st.FailedToRecv)
+	if n.ipcSrv != nil {
+		cmapsvc.PublishIPCStats(n.stats, n.ipcSrv)
+	}
+	_ = n.engine.PublishStats(n.store)
+}

@@ -1,0 +1,268 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/ringfence/ringfence/cmap/coroconf"
+)
+
+// loopbackConf renders a udpu config for nodes 1..n on 127.0.0.<id>.
+func loopbackConf(n int, port int, token int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "totem {\n\tversion: 2\n\tcluster_name: nodetest\n\ttransport: udpu\n\ttoken: %d\n\tinterface {\n\t\tlinknumber: 0\n\t\tmcastport: %d\n\t}\n}\n", token, port)
+	b.WriteString("logging {\n\tto_stderr: yes\n\tto_syslog: no\n}\nnodelist {\n")
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "\tnode {\n\t\tring0_addr: 127.0.0.%d\n\t\tnodeid: %d\n\t}\n", i, i)
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+func parseFor(t testing.TB, text string, local netip.Addr) *coroconf.Config {
+	t.Helper()
+	env := coroconf.DefaultEnv()
+	env.Hostname = "ringfence-test-host"
+	env.LocalAddrs = []netip.Addr{local}
+	env.Resolve = func(string) []netip.Addr { return nil }
+	env.ReverseNames = nil
+	env.NoUidgidDir = true
+	cfg, err := coroconf.Parse("corosync.conf", []byte(text), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// freePort finds a UDP port free on 127.0.0.1..3 (udpu also binds an
+// ephemeral port, so only the totem port needs to be free everywhere).
+func freePort(t testing.TB, n int) int {
+	t.Helper()
+	for range 50 {
+		p := 20000 + rand.IntN(30000)
+		ok := true
+		for i := 1; i <= n && ok; i++ {
+			c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, byte(i)), Port: p})
+			if err != nil {
+				ok = false
+				break
+			}
+			c.Close()
+		}
+		if ok {
+			return p
+		}
+	}
+	t.Fatal("no free UDP port on loopback")
+	return 0
+}
+
+type testNode struct {
+	n      *Node
+	cancel context.CancelFunc
+	done   chan error
+	mu     sync.Mutex
+	got    []string
+	log    *logBuf
+}
+
+type logBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func startNode(t *testing.T, text string, id int, stateDir string) *testNode {
+	t.Helper()
+	cfg := parseFor(t, text, netip.AddrFrom4([4]byte{127, 0, 0, byte(id)}))
+	tn := &testNode{done: make(chan error, 1), log: &logBuf{}}
+	lg := logrus.New()
+	ls := LogSettings{Timestamp: "hires", Debug: testing.Verbose()}
+	lg.SetFormatter(&corosyncFormatter{settings: ls})
+	lg.SetOutput(io.MultiWriter(tn.log))
+	lg.SetLevel(logrus.InfoLevel)
+	n, err := New(Options{
+		Config: cfg, Logger: lg, StateDir: stateDir, NoIPC: true, AppGroup: "test",
+		OnAppMessage: func(from uint32, p []byte) {
+			tn.mu.Lock()
+			tn.got = append(tn.got, fmt.Sprintf("%d:%s", from, p))
+			tn.mu.Unlock()
+		},
+	})
+	if err != nil {
+		t.Fatalf("node %d: %v", id, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	tn.n, tn.cancel = n, cancel
+	go func() { tn.done <- n.Run(ctx) }()
+	t.Cleanup(tn.stop)
+	return tn
+}
+
+func (tn *testNode) stop() {
+	if tn.cancel == nil {
+		return
+	}
+	tn.cancel()
+	<-tn.done
+	tn.cancel = nil
+}
+
+func (tn *testNode) messages() []string {
+	tn.mu.Lock()
+	defer tn.mu.Unlock()
+	return slices.Clone(tn.got)
+}
+
+// waitRing waits until every node in nodes reports the same synced ring
+// whose members are want.
+func waitRing(t *testing.T, nodes []*testNode, want []uint32, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		ok := true
+		var ring string
+		for _, tn := range nodes {
+			st := tn.n.Status()
+			if !st.Synced || !slices.Equal(st.Members, want) {
+				ok = false
+				break
+			}
+			if ring == "" {
+				ring = st.RingID.String()
+			} else if ring != st.RingID.String() {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, tn := range nodes {
+		st := tn.n.Status()
+		t.Logf("node %d: %+v\n%s", tn.n.Settings().NodeID, st, tn.log.String())
+	}
+	t.Fatalf("ring %v did not form within %v", want, timeout)
+}
+
+func TestThreeNodesOnLoopback(t *testing.T) {
+	if testing.Short() {
+		t.Skip("forms real rings on loopback (several seconds)")
+	}
+	port := freePort(t, 3)
+	text := loopbackConf(3, port, 300)
+	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	nodes := []*testNode{startNode(t, text, 1, dirs[0]), startNode(t, text, 2, dirs[1]), startNode(t, text, 3, dirs[2])}
+	waitRing(t, nodes, []uint32{1, 2, 3}, 15*time.Second)
+	first := nodes[0].n.Status().RingID
+
+	// Every node multicasts; all must deliver all messages in one order.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := range 20 {
+		for _, tn := range nodes {
+			if err := tn.n.Multicast(ctx, []byte(fmt.Sprintf("m%d", i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && (len(nodes[0].messages()) < 60 || len(nodes[1].messages()) < 60 || len(nodes[2].messages()) < 60) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	ref := nodes[0].messages()
+	if len(ref) != 60 {
+		t.Fatalf("node 1 delivered %d of 60 messages", len(ref))
+	}
+	for _, tn := range nodes[1:] {
+		if got := tn.messages(); !slices.Equal(got, ref) {
+			t.Fatalf("node %d delivered a different sequence:\n%v\nvs node 1:\n%v", tn.n.Settings().NodeID, got, ref)
+		}
+	}
+
+	// The membership keys Corosync keeps are there.
+	var status, ip, self string
+	if err := nodes[0].n.Do(ctx, func() {
+		self, _ = nodes[0].n.Store().GetString("runtime.members.1.status")
+		status, _ = nodes[0].n.Store().GetString("runtime.members.3.status")
+		ip, _ = nodes[0].n.Store().GetString("runtime.members.3.ip")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if self != "joined" || status != "joined" || ip != "r(0) ip(127.0.0.3) " {
+		t.Fatalf("runtime.members.1.status %q, runtime.members.3: status %q ip %q", self, status, ip)
+	}
+
+	// Node 3 leaves cleanly; the others re-form without it.
+	nodes[2].stop()
+	waitRing(t, nodes[:2], []uint32{1, 2}, 15*time.Second)
+	if !strings.Contains(nodes[0].log.String(), "left: 3") {
+		t.Fatalf("node 1 did not log node 3 leaving:\n%s", nodes[0].log.String())
+	}
+	if err := nodes[0].n.Do(ctx, func() { status, _ = nodes[0].n.Store().GetString("runtime.members.3.status") }); err != nil {
+		t.Fatal(err)
+	}
+	if status != "left" {
+		t.Fatalf("runtime.members.3.status = %q after the leave", status)
+	}
+
+	// It restarts with the same state directory and rejoins on a newer
+	// ring.
+	nodes[2] = startNode(t, text, 3, dirs[2])
+	waitRing(t, nodes, []uint32{1, 2, 3}, 15*time.Second)
+	last := nodes[0].n.Status().RingID
+	if last.Seq <= first.Seq {
+		t.Fatalf("ring seq did not advance: %v then %v", first, last)
+	}
+	seq, err := newFileRingSeq(dirs[0], 1).LoadRingSeq()
+	if err != nil || seq != last.Seq {
+		t.Fatalf("ringid_1 holds %d (%v), ring is %v", seq, err, last)
+	}
+	for _, want := range []string{"A new membership (", "Completed service synchronization, ready to provide service.", "[QUORUM] Members[3]: 1 2 3"} {
+		if !strings.Contains(nodes[0].log.String(), want) {
+			t.Errorf("node 1's log lacks %q", want)
+		}
+	}
+	if t.Failed() || testing.Verbose() {
+		t.Log(nodes[0].log.String())
+	}
+}
+
+func TestRingSeqFile(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	f := newFileRingSeq(dir, 7)
+	if seq, err := f.LoadRingSeq(); err != nil || seq != 0 {
+		t.Fatalf("fresh: %d %v", seq, err)
+	}
+	if err := f.StoreRingSeq(0x1234); err != nil {
+		t.Fatal(err)
+	}
+	if seq, err := newFileRingSeq(dir, 7).LoadRingSeq(); err != nil || seq != 0x1234 {
+		t.Fatalf("reload: %#x %v", seq, err)
+	}
+}
