@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ringfence/ringfence/totem/sim"
+	"github.com/ringfence/ringfence/totem/srp"
 )
 
 func main() {
@@ -30,6 +31,8 @@ func run(args []string) int {
 	settle := fs.Duration("settle", 30*time.Second, "virtual time allowed to converge after healing")
 	rate := fs.Float64("rate", 100, "application messages per virtual second")
 	trace := fs.Bool("trace", false, "print the event log of -seed, or the tail of each failing seed's log")
+	token := fs.Duration("token", 300*time.Millisecond, "base totem.token; derived timeouts follow Corosync's formulas")
+	coef := fs.Duration("token-coefficient", 0, "totem.token_coefficient (Corosync's default is 650ms)")
 	workers := fs.Int("j", runtime.GOMAXPROCS(0), "parallel workers")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -66,7 +69,8 @@ func run(args []string) int {
 			defer wg.Done()
 			for i := range next {
 				j := jobs[i]
-				results[i] = sim.Run(sim.RunConfig{Seed: j.seed, Nodes: j.nodes, Faults: f,
+				tm := srp.TimingFromConfig(srp.BaseTiming{Token: *token, TokenCoefficient: *coef, TokenCoefficientSet: true}, j.nodes)
+				results[i] = sim.Run(sim.RunConfig{Seed: j.seed, Nodes: j.nodes, Faults: f, Timing: &tm,
 					FaultPhase: *phase, SettleLimit: *settle, MsgPerSec: *rate, Trace: *trace && *first != 0})
 			}
 		}()
@@ -93,11 +97,12 @@ func run(args []string) int {
 		}
 		if r.Err != nil {
 			violations++
-			fmt.Printf("FAIL seed=%d nodes=%d: %v\n  replay: go run ./tools/totemsim -nodes %d -seed %d -faults %s -duration %s -settle %s -rate %g -trace\n",
-				jobs[i].seed, jobs[i].nodes, r.Err, jobs[i].nodes, jobs[i].seed, *faults, *phase, *settle, *rate)
+			fmt.Printf("FAIL seed=%d nodes=%d: %v\n  replay: go run ./tools/totemsim -nodes %d -seed %d -faults %s -duration %s -settle %s -rate %g -token %s -token-coefficient %s -trace\n",
+				jobs[i].seed, jobs[i].nodes, r.Err, jobs[i].nodes, jobs[i].seed, *faults, *phase, *settle, *rate, *token, *coef)
 			if *trace && *first == 0 {
 				// Runs are deterministic: replay the seed with the event log on.
-				rr := sim.Run(sim.RunConfig{Seed: jobs[i].seed, Nodes: jobs[i].nodes, Faults: f,
+				tm := srp.TimingFromConfig(srp.BaseTiming{Token: *token, TokenCoefficient: *coef, TokenCoefficientSet: true}, jobs[i].nodes)
+				rr := sim.Run(sim.RunConfig{Seed: jobs[i].seed, Nodes: jobs[i].nodes, Faults: f, Timing: &tm,
 					FaultPhase: *phase, SettleLimit: *settle, MsgPerSec: *rate, Trace: true})
 				tail := rr.Trace
 				if len(tail) > 400 {
