@@ -12,6 +12,12 @@
 // Everything it creates is removed by a t.Cleanup, and Sweep removes what a
 // crashed run left behind (namespace names carry the creating pid).
 //
+// On top sit the daemon helpers: a corosync.conf for the cluster, starting
+// the daemon (corosync, or the command in RINGFENCE_DAEMON, always as
+// DAEMON -f -c CONF), reading the membership through corosync-cmapctl,
+// MeasureFailover for the formation/failover baseline, and Scenario, the
+// text scripts in testdata/netns.
+//
 // It needs root and the ip, nsenter and unshare commands; NewCluster skips
 // the test with a one-line reason when they are missing.
 package netns
