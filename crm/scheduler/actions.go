@@ -72,6 +72,10 @@ func (s *Scheduler) quorumBlocksStart(r *Resource, starting bool) bool {
 	switch s.NoQuorumPolicy {
 	case "ignore":
 		return false
+	case "demote":
+		if r.Role == RolePromoted || r.Role == RoleUnpromoted {
+			return false
+		}
 	case "freeze":
 		return starting
 	}

@@ -287,6 +287,9 @@ func (s *Scheduler) setInstanceRoles(c *Resource) {
 		if ok && roleRank(cd.inst.Role) < roleRank(RolePromoted) && !s.HaveQuorum && s.NoQuorumPolicy == "freeze" {
 			ok = false
 		}
+		if ok && !s.HaveQuorum && s.NoQuorumPolicy == "demote" {
+			ok = false
+		}
 		if ok {
 			promoted++
 			perNode[cd.node]++

@@ -14,6 +14,9 @@ func (r *Resource) banOn(n *Node) {
 // processState records the outcome of replaying a resource's history on a
 // node: where it runs, in which role, and what its failure demands.
 func (s *Scheduler) processState(r *Resource, n *Node, role string, onFail int, nextRole string) {
+	if cp := r.cloneParent(); cp != nil && cp.Promotable && role == RoleStarted {
+		role = RoleUnpromoted
+	}
 	if role != RoleUnknown {
 		for it := r; it != nil; it = it.Parent {
 			it.Known[n] = true
