@@ -63,3 +63,21 @@ func TestRandomRunsWithTightConstants(t *testing.T) {
 		}
 	}
 }
+
+// A seed must replay exactly, or "-seed N -trace" would not reproduce a
+// violation.
+func TestRunsAreDeterministic(t *testing.T) {
+	a := Run(RunConfig{Seed: 7, Nodes: 6, Faults: AllFaults(), Trace: true})
+	b := Run(RunConfig{Seed: 7, Nodes: 6, Faults: AllFaults(), Trace: true})
+	if len(a.Trace) == 0 || len(a.Trace) != len(b.Trace) {
+		t.Fatalf("trace lengths %d and %d", len(a.Trace), len(b.Trace))
+	}
+	for i := range a.Trace {
+		if a.Trace[i] != b.Trace[i] {
+			t.Fatalf("runs diverge at line %d:\n%s\n%s", i, a.Trace[i], b.Trace[i])
+		}
+	}
+	if a.Delivered != b.Delivered || a.Packets != b.Packets {
+		t.Fatalf("results differ: %+v vs %+v", a, b)
+	}
+}
