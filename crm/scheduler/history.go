@@ -445,7 +445,13 @@ func (s *Scheduler) replay(r *Resource, n *Node, lr *cib.LRMResource) {
 			if clear {
 				switch onFail {
 				case failStop, failFence, failMigrate, failStandby:
+				case failReset:
+					if r.Meta["reconnect_interval"] == "" {
+						onFail = failIgnore
+						nextRole = ""
+					}
 				default:
+					onFail = failIgnore
 					nextRole = ""
 				}
 			}
