@@ -166,7 +166,7 @@ func (s *Scheduler) createPrimitiveActions(r *Resource) {
 		}
 		// and back up to the current role
 		if roleRank(role) <= roleRank(next) && !r.Blocked {
-			s.newAction(r, "start", assigned, !needStop)
+			s.newAction(r, "start", assigned, !needStop || (unexpected && r.isRunningOn(assigned)))
 			if role == RolePromoted {
 				s.newAction(r, "promote", assigned, !(needStop || needPromote))
 			}

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -113,3 +114,20 @@ func TestOpDigestMatchesPacemaker(t *testing.T) {
 		t.Fatalf("digest = %s", d)
 	}
 }
+
+func TestSummaryLines(t *testing.T) {
+	c, err := cib.Parse(strings.NewReader(cibXML("", `<primitive id="r" class="ocf" provider="heartbeat" type="Dummy"/>`, "", "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Schedule(c, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := res.Summary()
+	if !strings.Contains(sum, "Transition Summary:") || !regexpMatch(`\* Start\s+r\s+\( node1 \)`, sum) {
+		t.Fatalf("summary:\n%s", sum)
+	}
+}
+
+func regexpMatch(pat, s string) bool { return regexp.MustCompile(pat).MatchString(s) }

@@ -23,6 +23,7 @@ func (r *Result) Summary() string {
 		}
 		var starts, stops []*Action
 		var promote, demote *Action
+		migrating := false
 		for _, a := range s.byRsc[rsc] {
 			if !s.inGraph(a) && !(a.Pseudo && a.Runnable && !a.Optional) {
 				continue
@@ -36,6 +37,8 @@ func (r *Result) Summary() string {
 				promote = a
 			case "demote":
 				demote = a
+			case "migrate_from":
+				migrating = true
 			}
 		}
 		name := rsc.ID
@@ -48,6 +51,9 @@ func (r *Result) Summary() string {
 			lines = append(lines, fmt.Sprintf("  * %-10s %-20s ( %s )", verb, name, starts[0].Node.Name))
 		case len(starts) == 1 && len(stops) == 1:
 			verb := "Move"
+			if migrating {
+				verb = "Migrate"
+			}
 			if rsc.FailedOn[stops[0].Node] {
 				verb = "Recover"
 			}
