@@ -1,0 +1,122 @@
+package vqipc_test
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/ringfence/ringfence/ipc"
+	"github.com/ringfence/ringfence/votequorum/vqipc"
+)
+
+type sink struct{ events [][]byte }
+
+func (s *sink) SendEvent(b []byte) error { s.events = append(s.events, b); return nil }
+
+func request(id int32, size int) []byte {
+	b := make([]byte, size)
+	ipc.PutRequestHeader(b, id, size)
+	return b
+}
+
+// checkEvents verifies every event's header size matches its length.
+func checkEvents(t *testing.T, s *sink) {
+	for _, e := range s.events {
+		h, err := ipc.ParseResponseHeader(e)
+		if err != nil || int(h.Size) != len(e) {
+			t.Fatalf("event header %+v does not match its %d bytes", h, len(e))
+		}
+	}
+}
+
+// FuzzRequest feeds arbitrary requests to both decoders: no panics,
+// exact response sizes, and well-formed events.
+func FuzzRequest(f *testing.F) {
+	tr := request(vqipc.VReqTrackStart, 32)
+	binary.LittleEndian.PutUint32(tr[24:], 3)
+	f.Add(false, int32(vqipc.VReqTrackStart), tr)
+	f.Add(false, int32(vqipc.VReqGetInfo), request(0, 24))
+	f.Add(false, int32(vqipc.VReqQdeviceRegister), append(request(5, 272)[:16], make([]byte, 256)...))
+	f.Add(false, int32(vqipc.VReqQdevicePoll), request(8, 296))
+	qt := request(vqipc.QReqTrackStart, 24)
+	binary.LittleEndian.PutUint32(qt[16:], 3)
+	f.Add(true, int32(vqipc.QReqTrackStart), qt)
+	f.Add(true, int32(vqipc.QReqModelGetType), request(4, 24))
+	f.Fuzz(func(t *testing.T, quorum bool, id int32, msg []byte) {
+		if len(msg) >= 16 {
+			binary.LittleEndian.PutUint32(msg[8:], uint32(len(msg)))
+		}
+		nd := newNode(t, 3, 2)
+		s := &sink{}
+		if quorum {
+			q := nd.svcs.Quorum
+			q.Attach(1, s)
+			resp := q.Process(1, id%8, msg)
+			h, err := ipc.ParseResponseHeader(resp)
+			if err != nil || int(h.Size) != len(resp) {
+				t.Fatalf("bad response %+v", h)
+			}
+			want := map[int32]int{0: 32, 1: 24, 2: 24, 3: 32, 4: 32}[id%8]
+			if h.Error != ipc.CsErrInvalidParm && len(resp) != want {
+				t.Fatalf("quorum request %d answered with %d bytes, want %d", id%8, len(resp), want)
+			}
+		} else {
+			v := nd.svcs.Votequorum
+			v.Attach(1, s)
+			v.Process(1, id%12, msg, func(resp []byte) {
+				h, err := ipc.ParseResponseHeader(resp)
+				if err != nil || int(h.Size) != len(resp) {
+					t.Fatalf("bad response %+v", h)
+				}
+				want := 24
+				if id%12 == vqipc.VReqGetInfo {
+					want = 320
+				}
+				if h.Error != ipc.CsErrInvalidParm && len(resp) != want {
+					t.Fatalf("votequorum request %d answered with %d bytes, want %d", id%12, len(resp), want)
+				}
+			})
+			nd.pump(t)
+		}
+		checkEvents(t, s)
+	})
+}
+
+// TestTrackStartEventsBeforeResponse checks the V0 quorum notification
+// layout (48+4n, list at 44) and the votequorum GETINFO of an unknown
+// node.
+func TestNotificationLayouts(t *testing.T) {
+	nd := newNode(t, 3, 2)
+	s := &sink{}
+	q := nd.svcs.Quorum
+	q.Attach(7, s)
+	tr := request(vqipc.QReqTrackStart, 24)
+	binary.LittleEndian.PutUint32(tr[16:], 1) // CURRENT
+	resp := q.Process(7, vqipc.QReqTrackStart, tr)
+	if len(resp) != 24 || binary.LittleEndian.Uint32(resp[16:]) != 1 {
+		t.Fatalf("trackstart response %x", resp)
+	}
+	if len(s.events) != 1 {
+		t.Fatalf("V0 trackstart sent %d events, want 1 notification", len(s.events))
+	}
+	ev := s.events[0]
+	le := binary.LittleEndian
+	if le.Uint32(ev[0:]) != vqipc.QEvNotification || len(ev) != 48+4*2 || le.Uint32(ev[24:]) != 1 ||
+		le.Uint64(ev[32:]) != 4 || le.Uint32(ev[40:]) != 2 || le.Uint32(ev[44:]) != 1 || le.Uint32(ev[48:]) != 2 {
+		t.Errorf("V0 notification %x", ev)
+	}
+
+	v := nd.svcs.Votequorum
+	v.Attach(8, s)
+	gi := request(vqipc.VReqGetInfo, 24)
+	binary.LittleEndian.PutUint32(gi[16:], 99)
+	var got []byte
+	v.Process(8, vqipc.VReqGetInfo, gi, func(b []byte) { got = b })
+	if len(got) != 320 || binary.LittleEndian.Uint32(got[16:]) != uint32(ipc.CsErrNotExist) {
+		t.Errorf("GETINFO of unknown node: %d bytes error %d", len(got), binary.LittleEndian.Uint32(got[16:]))
+	}
+	binary.LittleEndian.PutUint32(gi[16:], 2)
+	v.Process(8, vqipc.VReqGetInfo, gi, func(b []byte) { got = b })
+	if le.Uint32(got[24:]) != 2 || le.Uint32(got[28:]) != 1 || le.Uint32(got[36:]) != 3 || le.Uint32(got[44:]) != 2 || le.Uint32(got[48:]) != 2 || le.Uint32(got[52:])&2 != 2 {
+		t.Errorf("GETINFO node 2: %x", got[24:64])
+	}
+}
