@@ -113,6 +113,13 @@ func (s *Scheduler) constraintOrders() {
 		if o.First.Kind == cib.KindClone && flags&fImpliesThen != 0 {
 			flags &^= fImpliesThen
 		}
+		// a clone's required pseudo action does not force every instance
+		if o.Then.Kind == cib.KindClone && flags&fImpliesThen != 0 {
+			flags &^= fImpliesThen
+		}
+		if o.First.Kind == cib.KindClone && flags&fImpliesFirst != 0 {
+			flags &^= fImpliesFirst
+		}
 		s.orderRsc(o.First, o.FirstOp, o.Then, o.ThenOp, flags)
 	}
 }
