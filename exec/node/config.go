@@ -197,13 +197,18 @@ func nodelistMembers(entries []cmap.Entry) ([]transport.Member, error) {
 	return out, nil
 }
 
+// lookupHost resolves nodelist names; tests replace it.
+var lookupHost = func(ctx context.Context, name string) ([]netip.Addr, error) {
+	return net.DefaultResolver.LookupNetIP(ctx, "ip", name)
+}
+
 func resolve(s string) (netip.Addr, error) {
 	if a, err := netip.ParseAddr(s); err == nil {
 		return a.Unmap(), nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", s)
+	ips, err := lookupHost(ctx, s)
 	if err != nil || len(ips) == 0 {
 		return netip.Addr{}, fmt.Errorf("cannot resolve %q: %v", s, err)
 	}

@@ -243,7 +243,18 @@ func TestThreeNodesOnLoopback(t *testing.T) {
 	if err != nil || seq != last.Seq {
 		t.Fatalf("ringid_1 holds %d (%v), ring is %v", seq, err, last)
 	}
-	for _, want := range []string{"A new membership (", "Completed service synchronization, ready to provide service.", "[QUORUM] Members[3]: 1 2 3"} {
+	// Node 2 crashes: its sockets vanish without a LEAVE. The others
+	// notice the lost token and re-form without it.
+	tr := nodes[1].n.tr
+	tr.Close()
+	if err := <-nodes[1].done; err == nil {
+		t.Fatal("Run returned nil after its transport died")
+	}
+	nodes[1].cancel = nil
+	waitRing(t, []*testNode{nodes[0], nodes[2]}, []uint32{1, 3}, 15*time.Second)
+
+	for _, want := range []string{"A new membership (", "Completed service synchronization, ready to provide service.", "[QUORUM] Members[3]: 1 2 3",
+		"A processor failed, forming new configuration", "left: 2"} {
 		if !strings.Contains(nodes[0].log.String(), want) {
 			t.Errorf("node 1's log lacks %q", want)
 		}
