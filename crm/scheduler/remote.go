@@ -143,7 +143,7 @@ func (s *Scheduler) remoteAssigned(conn *Resource) {
 // containers) off Pacemaker Remote nodes.
 func (s *Scheduler) banConnectionsFromRemotes() {
 	for _, r := range s.All {
-		if !r.isRemote && len(r.contained) == 0 {
+		if !r.isRemote && len(r.contained) == 0 && !(r.isPrimitive() && r.Class == "stonith") {
 			continue
 		}
 		for _, n := range s.Nodes {

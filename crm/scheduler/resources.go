@@ -349,13 +349,27 @@ func (s *Scheduler) buildResource(def *cib.ResourceDef, parent *Resource, id str
 	return r, nil
 }
 
+// countClusterNodes counts every node a clone could run on, including
+// remote and guest nodes that are only implied by resources.
 func (s *Scheduler) countClusterNodes() int {
-	n := 0
+	names := map[string]bool{}
 	for _, x := range s.Nodes {
-		_ = x
-		n++
+		names[x.Name] = true
 	}
-	return n
+	cib.Walk(s.CIB.Resources, func(d *cib.ResourceDef) {
+		if d.Kind != cib.KindPrimitive {
+			return
+		}
+		if d.Class == "ocf" && d.Provider == "pacemaker" && d.Type == "remote" && d.Parent == nil {
+			names[d.ID] = true
+		}
+		m := map[string]string{}
+		cib.Unpack(d.Meta, &cib.RuleContext{Now: s.Now}, m, false)
+		if g := m["remote-node"]; g != "" && d.Parent == nil {
+			names[g] = true
+		}
+	})
+	return len(names)
 }
 
 func (s *Scheduler) addInstance(clone *Resource) (*Resource, error) {
