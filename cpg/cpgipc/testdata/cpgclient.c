@@ -1,9 +1,11 @@
 /* Test client for cpgipc: joins a group through Debian's libcpg, prints
- * every callback on stdout in a fixed line format, multicasts N messages
- * once its own join is confirmed, waits for a line on stdin, then leaves
- * and reports the confchg that confirms the leave.
+ * every callback on stdout in a fixed line format, multicasts N short
+ * messages (and one of BIG bytes, which libcpg splits into partial
+ * multicasts) once its own join is confirmed, prints READY, keeps
+ * printing callbacks until a line arrives on stdin, then leaves and
+ * reports the confchg that confirms the leave.
  *
- * usage: cpgclient GROUP N
+ * usage: cpgclient GROUP N [BIG]
  */
 #include <corosync/cpg.h>
 #include <poll.h>
@@ -23,11 +25,23 @@ static void print_list(const char *what, const struct cpg_address *l, size_t n)
 		printf("%s%u:%u:%u", i ? "," : "", l[i].nodeid, l[i].pid == mypid ? 0 : l[i].pid, l[i].reason);
 }
 
+static unsigned char pattern(size_t i) { return (unsigned char)(i * 7 % 251); }
+
 static void on_deliver(cpg_handle_t h, const struct cpg_name *g, uint32_t nodeid, uint32_t pid, void *msg, size_t len)
 {
-	printf("DELIVER group=%.*s from=%u:%s len=%zu data=%.*s\n", (int)g->length, g->value, nodeid,
-	       pid == mypid ? "self" : "other", len, (int)len, (char *)msg);
-	delivered++;
+	size_t i;
+	const unsigned char *p = msg;
+	if (len > 64) {
+		for (i = 0; i < len && p[i] == pattern(i); i++)
+			;
+		printf("DELIVER group=%.*s from=%u:%s len=%zu data=%s\n", (int)g->length, g->value, nodeid,
+		       pid == mypid ? "self" : "other", len, i == len ? "pattern-ok" : "pattern-BAD");
+	} else {
+		printf("DELIVER group=%.*s from=%u:%s len=%zu data=%.*s\n", (int)g->length, g->value, nodeid,
+		       pid == mypid ? "self" : "other", len, (int)len, (char *)msg);
+	}
+	if (pid == mypid)
+		delivered++;
 }
 
 static void on_confchg(cpg_handle_t h, const struct cpg_name *g,
@@ -90,8 +104,12 @@ int main(int argc, char **argv)
 	struct iovec iov;
 	char buf[64];
 
-	if (argc != 3)
+	size_t big = 0;
+
+	if (argc != 3 && argc != 4)
 		return 1;
+	if (argc == 4)
+		big = strtoul(argv[3], NULL, 10);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	mypid = getpid();
 	n = atoi(argv[2]);
@@ -138,9 +156,48 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (big) {
+		unsigned char *b = malloc(big);
+		size_t k;
+		for (k = 0; k < big; k++)
+			b[k] = pattern(k);
+		iov.iov_base = b;
+		iov.iov_len = big;
+		while ((err = cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1)) == CS_ERR_TRY_AGAIN)
+			usleep(1000);
+		if (err != CS_OK) {
+			printf("MCAST-BIG-ERROR %d\n", err);
+			return 1;
+		}
+		free(b);
+		n++;
+	}
 	if (pump(h, &delivered, n))
 		return 1;
 	printf("READY\n");
+	/* Keep reporting callbacks until told to leave. */
+	for (;;) {
+		struct pollfd p[2];
+		int fd;
+		cpg_fd_get(h, &fd);
+		p[0].fd = 0;
+		p[0].events = POLLIN;
+		p[1].fd = fd;
+		p[1].events = POLLIN;
+		if (poll(p, 2, 10000) <= 0) {
+			printf("TIMEOUT\n");
+			return 1;
+		}
+		if (p[1].revents) {
+			if (cpg_dispatch(h, CS_DISPATCH_ALL) != CS_OK) {
+				printf("DISPATCH-ERROR\n");
+				return 1;
+			}
+			continue;
+		}
+		if (p[0].revents)
+			break;
+	}
 	if (!fgets(line, sizeof(line), stdin))
 		return 1;
 	if ((err = cpg_leave(h, &g)) != CS_OK) {
