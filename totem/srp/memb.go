@@ -106,6 +106,15 @@ func (n *Node) handleJoin(j *wire.Join) {
 	if j.RingSeq > n.tokenRingIDSeq {
 		n.tokenRingIDSeq = j.RingSeq
 	}
+	// Our own join comes back to us and only counts as our own agreement.
+	// An echo of an older view (reordered by the network) or the LEAVE of
+	// our previous incarnation (a fast restart) would otherwise make us
+	// adopt stale failures, or put ourselves in our own failed list, where
+	// we can never form a ring again.
+	if j.SystemFrom == n.id && (j.Header.NodeID == wire.LeaveNodeID ||
+		!setEqual(j.ProcList, n.procList) || !setEqual(j.FailedList, n.failedList)) {
+		return
+	}
 	switch n.state {
 	case StateOperational:
 		if setHas(j.FailedList, n.id) {
