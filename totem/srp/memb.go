@@ -186,7 +186,9 @@ func (n *Node) joinProcess(j *wire.Join) {
 }
 
 func (n *Node) handleMergeDetect(m *wire.MergeDetect) {
-	if m.RingID == n.ringID {
+	// Our own merge detect from another ring can only be a previous
+	// incarnation's, still in flight.
+	if m.RingID == n.ringID || m.SystemFrom == n.id {
 		return
 	}
 	switch n.state {

@@ -301,6 +301,12 @@ func (n *Node) messagesFree(tokenAru uint32) {
 // handleMcast is Corosync's message_handler_mcast.
 func (n *Node) handleMcast(m *wire.Mcast) {
 	if m.RingID != n.ringID {
+		if m.SystemFrom == n.id {
+			// Our own message of another ring: sent by a previous
+			// incarnation, no reason to gather.
+			n.stats.RxMsgDropped++
+			return
+		}
 		switch n.state {
 		case StateOperational:
 			n.procList = setAdd(n.procList, m.SystemFrom)
