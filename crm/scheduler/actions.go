@@ -338,7 +338,9 @@ func (s *Scheduler) applyRunnability() {
 			if !r.Managed {
 				a.Runnable = false
 			}
-			if !a.Node.Online || a.Node.Unclean {
+			if a.Node.Kind == "guest" && a.Node.Fence && a.Node.fenceRunnable {
+				a.Pseudo = true
+			} else if !a.Node.Online || a.Node.Unclean {
 				if a.Node.Fence && a.Node.fenceRunnable {
 					a.Pseudo = true
 				} else if !a.Node.Online && !a.Node.Unclean {

@@ -192,12 +192,20 @@ func (s *Scheduler) classifyMember(n *Node, st *cib.NodeState) {
 // fenceNode marks a node unclean; fencing actions are created later when
 // possible.
 func (s *Scheduler) fenceNode(n *Node, reason string) {
-	if n.Kind == "guest" && n.Conn != nil && n.Conn.container != nil {
-		c := n.Conn.container
-		if !c.Failed {
-			n.RemoteReset = true
-			c.Failed, c.stopFlag = true, true
+	if n.Kind == "guest" {
+		// a guest is "fenced" by recovering its container; it is not
+		// marked unclean so it can run resources once recovered
+		if n.Conn != nil && n.Conn.container != nil {
+			c := n.Conn.container
+			if !c.Failed && c.Managed {
+				n.RemoteReset = true
+				c.Failed, c.stopFlag = true, true
+				if !n.Unclean {
+					n.FenceReason = reason
+				}
+			}
 		}
+		return
 	}
 	if n.Kind == "remote" {
 		if n.Conn != nil && !n.Conn.Managed {
