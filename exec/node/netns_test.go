@@ -117,6 +117,16 @@ func TestNetnsThreeDaemons(t *testing.T) {
 		t.Fatalf("cmapctl -g runtime.members.2.ip: %v %q", err, out)
 	}
 
+	// The cfg and cpg IPC services answer Corosync's own tools.
+	if out, err := h1.Run(ctx, "corosync-cfgtool", "-s"); err != nil || !strings.Contains(out, "Local node ID 1") {
+		t.Fatalf("corosync-cfgtool -s: %v\n%s", err, out)
+	} else {
+		t.Logf("corosync-cfgtool -s on node 1:\n%s", out)
+	}
+	if out, err := h2.Run(ctx, "corosync-cpgtool"); err != nil {
+		t.Fatalf("corosync-cpgtool: %v\n%s", err, out)
+	}
+
 	all, two := []uint32{1, 2, 3}, []uint32{1, 2}
 	start := time.Now()
 	if err := procs[2].Kill(); err != nil {

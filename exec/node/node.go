@@ -16,7 +16,9 @@ import (
 	"github.com/ringfence/ringfence/cmap"
 	"github.com/ringfence/ringfence/cmap/coroconf"
 	"github.com/ringfence/ringfence/cpg"
+	"github.com/ringfence/ringfence/cpg/cpgipc"
 	"github.com/ringfence/ringfence/exec"
+	"github.com/ringfence/ringfence/exec/cfgipc"
 	"github.com/ringfence/ringfence/ipc"
 	"github.com/ringfence/ringfence/ipc/cmapsvc"
 	"github.com/ringfence/ringfence/totem/pg"
@@ -81,6 +83,8 @@ type Node struct {
 	engine *exec.Engine
 	cmapS  *exec.CmapSync
 	cpgSvc *cpg.Service
+	cpgH   *cpgipc.Handler // owns cpgSvc.Ready()
+	cfgH   *cfgipc.Handler
 	store  *cmap.Store
 	stats  *cmap.Store
 	ipcSrv *ipc.Server
@@ -95,6 +99,10 @@ type Node struct {
 	lastConf []uint32
 	// installedRing is set once the first REGULAR configuration is in.
 	installedRing bool
+	// shutdown is set when corosync-cfgtool -H (an agreed TRYSHUTDOWN)
+	// asks the node to leave; shutdownSince times the wait for answers.
+	shutdown      bool
+	shutdownSince time.Time
 
 	mu     sync.Mutex
 	status Status
@@ -164,6 +172,14 @@ func New(opts Options) (n *Node, err error) {
 		}
 	}
 	n.engine.SetMemberStore(n.store, n.ifaces)
+	n.cpgH = cpgipc.New(n.cpgSvc, func(msgs ...exec.Message) { n.engine.Send(msgs...) })
+	n.cfgH = cfgipc.New(cfgipc.Config{
+		NodeID:   settings.NodeID,
+		Store:    n.store,
+		Members:  func() []uint32 { return n.srp.Members() },
+		NetMTU:   uint32(pg.TotemMTU(settings.NetMTU)),
+		Shutdown: func(uint32) { n.shutdown = true },
+	})
 	n.disp.Join(func(node uint32, p []byte, swapped bool) {
 		if err := n.engine.DeliverServices(node, p, swapped); err != nil {
 			n.log.WithField("subsys", SubsysMain).WithError(err).Debug("exec message dropped")
@@ -185,10 +201,12 @@ func New(opts Options) (n *Node, err error) {
 			cfg.Log = n.log.WithField("subsys", "IPC")
 		}
 		n.ipcSrv = ipc.NewServer(cfg)
-		svc := *cmapsvc.New(n.store, n.stats).IPCService()
-		svc.Name = opts.IPCPrefix + svc.Name
-		if err = n.ipcSrv.Serve(&svc); err != nil {
-			return nil, fmt.Errorf("cannot serve IPC %q: %w", svc.Name, err)
+		for _, s := range []*ipc.Service{cmapsvc.New(n.store, n.stats).IPCService(), n.cpgH.IPCService(), n.cfgH.IPCService()} {
+			svc := *s
+			svc.Name = opts.IPCPrefix + svc.Name
+			if err = n.ipcSrv.Serve(&svc); err != nil {
+				return nil, fmt.Errorf("cannot serve IPC %q: %w", svc.Name, err)
+			}
 		}
 	}
 	n.status.State = n.srp.State()
@@ -349,6 +367,21 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 		n.srp.Tick(n.now())
 		n.pump()
+		if n.cfgH.ShutdownPending() {
+			if n.shutdownSince.IsZero() {
+				n.shutdownSince = time.Now()
+			} else if time.Since(n.shutdownSince) > 5*time.Second {
+				n.cfgH.ExpireShutdown() // cfg.shutdown_timeout's default
+			}
+		} else {
+			n.shutdownSince = time.Time{}
+		}
+		if n.shutdown {
+			mainLog.Info("Node was shut down by a cfg request")
+			n.leave()
+			mainLog.Info("Corosync Cluster Engine exiting normally")
+			return nil
+		}
 		if n.failure != nil {
 			n.leave()
 			return n.failure
@@ -506,11 +539,9 @@ func idList(ids []uint32) string {
 // a sync. It reports whether anything happened.
 func (n *Node) drainServices() bool {
 	did := false
-	cr := n.cpgSvc.Ready()
-	n.logLines(cr.Logs)
-	if len(cr.Messages) > 0 {
-		n.engine.Send(cr.Messages...)
-	}
+	// The cpg IPC handler takes the service's output: callbacks to its
+	// clients, exec messages through engine.Send.
+	n.cpgH.Flush()
 	n.logLines(n.cmapS.Logs())
 	er := n.engine.Ready()
 	n.logLines(er.Logs)
@@ -527,7 +558,7 @@ func (n *Node) drainServices() bool {
 	if n.flush() {
 		did = true
 	}
-	return did || len(cr.Events) > 0
+	return did
 }
 
 func (n *Node) logLines(lines []exec.LogLine) {
