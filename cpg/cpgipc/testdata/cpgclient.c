@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int joined, left, delivered;
+static int joined, left, delivered, totems;
 static unsigned int mypid;
 
 static void print_list(const char *what, const struct cpg_address *l, size_t n)
@@ -70,6 +70,7 @@ static void on_totem(cpg_handle_t h, struct cpg_ring_id ring, uint32_t n, const 
 	for (i = 0; i < n; i++)
 		printf("%s%u", i ? "," : "", members[i]);
 	printf("\n");
+	totems++;
 }
 
 static int pump(cpg_handle_t h, int *flag, int want)
@@ -133,7 +134,8 @@ int main(int argc, char **argv)
 		printf("JOIN-ERROR %d\n", err);
 		return 1;
 	}
-	if (pump(h, &joined, 1))
+	/* The TOTEM_CONFCHG may trail the CONFCHG in the event ring. */
+	if (pump(h, &joined, 1) || pump(h, &totems, 1))
 		return 1;
 	{
 		struct cpg_address m[8];
