@@ -23,9 +23,9 @@ if hook not in src:
 exec(compile(src.replace(hook, "pass"), path, "exec"))
 '
 
-for pcap in *.pcap; do
+for pcap in *.pcap recovery/*.pcap; do
 	tshark -r "$pcap" -Y 'udp.dstport==5405' -T fields \
 		-e frame.number -e ip.src -e udp.srcport -e ip.dst -e udp.payload 2>/dev/null |
-		python3 -c "$run_header_lines" "$decoder" /dev/stdin >"${pcap%.pcap}.pydecode"
+		python3 -c "$run_header_lines" "$decoder" /dev/stdin | grep '^#' >"${pcap%.pcap}.pydecode"
 done
-wc -l ./*.pydecode
+wc -l ./*.pydecode recovery/*.pydecode

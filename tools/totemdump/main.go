@@ -19,9 +19,11 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/ip4defrag"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
+	"github.com/ringfence/ringfence/exec"
 	"github.com/ringfence/ringfence/totem/pg"
 	"github.com/ringfence/ringfence/totem/wire"
 )
@@ -103,6 +105,7 @@ func dumpFile(path string, port uint16, w io.Writer) (*summary, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	d := newDumper(w)
+	defrag := ip4defrag.NewIPv4Defragmenter()
 	var start time.Time
 	for {
 		data, ci, err := r.ReadPacketData()
@@ -113,15 +116,29 @@ func dumpFile(path string, port uint16, w io.Writer) (*summary, error) {
 			return d.sum, fmt.Errorf("%s: %w", path, err)
 		}
 		pkt := gopacket.NewPacket(data, r.LinkType(), gopacket.Default)
-		udp, _ := pkt.Layer(layers.LayerTypeUDP).(*layers.UDP)
-		if udp == nil || uint16(udp.DstPort) != port {
-			continue
-		}
 		src := "?"
 		if ip, ok := pkt.Layer(layers.LayerTypeIPv4).(*layers.IPv4); ok {
+			// Encapsulated recovery mcasts can exceed the MTU and arrive
+			// as IP fragments; decode the datagram once it is whole.
+			if ip.Flags&layers.IPv4MoreFragments != 0 || ip.FragOffset != 0 {
+				whole, err := defrag.DefragIPv4(ip)
+				if err != nil {
+					d.sum.errors["ip_fragment"]++
+					continue
+				}
+				if whole == nil {
+					continue
+				}
+				ip = whole
+				pkt = gopacket.NewPacket(ip.Payload, ip.NextLayerType(), gopacket.Default)
+			}
 			src = ip.SrcIP.String()
 		} else if ip6, ok := pkt.Layer(layers.LayerTypeIPv6).(*layers.IPv6); ok {
 			src = "[" + ip6.SrcIP.String() + "]"
+		}
+		udp, _ := pkt.Layer(layers.LayerTypeUDP).(*layers.UDP)
+		if udp == nil || uint16(udp.DstPort) != port {
+			continue
 		}
 		if start.IsZero() {
 			start = ci.Timestamp
@@ -142,6 +159,20 @@ type dumper struct {
 	// capture on a bridge sees every copy; retransmissions repeat too.
 	// Reassembly must see each message once.
 	seen map[mcastKey]bool
+	// syncs follows the post-membership sync of each ring, because the
+	// reassembly phase depends on it (see phaseFor).
+	syncs map[wire.RingID]*ringSync
+	// formed holds the rings whose commit token the capture shows.
+	formed map[wire.RingID]bool
+}
+
+// ringSync is what the dump has seen of one ring's sync protocol: who
+// announced services, and how many barriers each member has sent.
+type ringSync struct {
+	services int
+	builders map[uint32]bool
+	barriers map[uint32]int
+	done     bool
 }
 
 type mcastKey struct {
@@ -152,7 +183,8 @@ type mcastKey struct {
 func newDumper(w io.Writer) *dumper {
 	a := pg.NewAssembler(0)
 	a.SetPhase(pg.PhaseRegular)
-	return &dumper{w: w, sum: &summary{types: map[string]int{}, errors: map[string]int{}}, asm: a, seen: map[mcastKey]bool{}}
+	return &dumper{w: w, sum: &summary{types: map[string]int{}, errors: map[string]int{}}, asm: a,
+		seen: map[mcastKey]bool{}, syncs: map[wire.RingID]*ringSync{}, formed: map[wire.RingID]bool{}}
 }
 
 func (d *dumper) datagram(at time.Duration, src string, b []byte) {
@@ -193,6 +225,7 @@ func (d *dumper) describe(m wire.Message) string {
 		}
 		return fmt.Sprintf("%s from=%d ring_seq=%x proc=%s failed=%s", kind, v.SystemFrom, v.RingSeq, ids(v.ProcList), ids(v.FailedList))
 	case *wire.CommitToken:
+		d.formed[v.RingID] = true
 		var memb []string
 		for _, e := range v.MembList {
 			memb = append(memb, fmt.Sprintf("%s/aru=%d/hd=%d/rf=%d", e.RingID, e.Aru, e.HighDelivered, e.ReceivedFlg))
@@ -232,6 +265,8 @@ func (d *dumper) describeMcast(v *wire.Mcast) string {
 		return s + " pg=ERROR(" + err.Error() + ")"
 	}
 	s += fmt.Sprintf(" pg[msgs=%d frag=%d cont=%d]", len(ph.Lens), ph.Fragmented, ph.Continuation)
+	rs := d.syncOf(v.RingID, v.Seq)
+	d.asm.SetPhase(phaseFor(rs))
 	msgs, err := d.asm.Deliver(nil, v.SystemFrom, payload, v.Header.BigEndian)
 	if err != nil {
 		d.sum.errors["bad_totempg"]++
@@ -239,8 +274,80 @@ func (d *dumper) describeMcast(v *wire.Mcast) string {
 	}
 	for _, m := range msgs {
 		s += " " + describeService(m)
+		if rs.note(v.SystemFrom, m) {
+			s += " (sync complete)"
+		}
 	}
 	return s
+}
+
+// syncOf returns the sync state of ring r, creating it on r's first mcast.
+// A ring the capture saw begin (its commit token, or its first message)
+// starts its sync now; one that was running before the capture started is
+// taken as synced.
+func (d *dumper) syncOf(r wire.RingID, firstSeq uint32) *ringSync {
+	rs := d.syncs[r]
+	if rs == nil {
+		rs = &ringSync{builders: map[uint32]bool{}, barriers: map[uint32]int{}}
+		rs.done = !d.formed[r] && firstSeq != 1
+		d.syncs[r] = rs
+	}
+	return rs
+}
+
+// phaseFor picks the totempg reassembly buffers a receiver uses for an
+// mcast of a ring. Corosync keeps two per sender: from the transitional
+// configuration change until the sync protocol of the new ring completes
+// (totempg_trans_ack) it assembles into the transitional set, afterwards
+// into the regular one. A sender's fragmented message cut by a membership
+// change therefore continues, after the new ring's sync traffic, where it
+// stopped in the regular set; the recovery capture shows exactly that. A
+// ring whose sync the dump sees start but never complete stays
+// transitional throughout, which is harmless: one set is used consistently.
+func phaseFor(rs *ringSync) pg.Phase {
+	if rs.done {
+		return pg.PhaseRegular
+	}
+	return pg.PhaseTransitional
+}
+
+// note records a sync message from node and reports whether it completed
+// the ring's sync: every node that announced services has sent one
+// barrier per service.
+func (rs *ringSync) note(node uint32, m pg.Message) bool {
+	if rs.done || !inGroup(m, pg.GroupSync) {
+		return false
+	}
+	sm, err := exec.DecodeSync(m.Payload)
+	if err != nil {
+		return false
+	}
+	switch v := sm.(type) {
+	case *exec.ServiceBuild:
+		rs.builders[node] = true
+		rs.services = max(rs.services, len(v.Services))
+	case *exec.Barrier:
+		rs.barriers[node]++
+	}
+	if rs.services == 0 || len(rs.builders) == 0 {
+		return false
+	}
+	for n := range rs.builders {
+		if rs.barriers[n] < rs.services {
+			return false
+		}
+	}
+	rs.done = true
+	return true
+}
+
+func inGroup(m pg.Message, group string) bool {
+	for _, g := range m.Groups {
+		if string(g) == group {
+			return true
+		}
+	}
+	return false
 }
 
 // Service ids as Corosync numbers them (corodefs.h).

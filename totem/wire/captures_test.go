@@ -223,3 +223,51 @@ func TestCaptureCPGSizes(t *testing.T) {
 		t.Fatalf("largest mcast %d bytes, %d at the ceiling; want %d and many", largest, full, McastHeaderSize+1410)
 	}
 }
+
+// TestCaptureRecovery reads the recovery capture: node 2 had gaps in ring
+// 1.d (aru 122 of 144) when node 3 was cut off, so its commit entry carries
+// received_flg 0 and the survivors re-send the old ring's messages above
+// the lowest aru as encapsulated mcasts of ring 1.11. Each payload is a
+// whole inner mcast of ring 1.d; the largest make 1500-byte datagrams that
+// the kernel had to IP-fragment.
+func TestCaptureRecovery(t *testing.T) {
+	pkts, msgs := decodeAll(t, "recovery/udpu-3node-recovery.pcap")
+	want := []string{"1.11 [1 2] 1.d/144/144/1 1.d/122/122/0"}
+	if got := installed(msgs); !slices.Equal(got, want) {
+		t.Fatalf("installed rings\n got %q\nwant %q", got, want)
+	}
+	oldRing, newRing := RingID{1, 0xd}, RingID{1, 0x11}
+	var encap, oversize int
+	inner := map[uint32]bool{}
+	for i, m := range msgs {
+		mc, ok := m.(*Mcast)
+		if !ok || mc.Header.Encapsulated != EncapsulatedRecovery {
+			continue
+		}
+		encap++
+		if mc.RingID != newRing {
+			t.Errorf("frame %d: encapsulated mcast in ring %s", pkts[i].frame, mc.RingID)
+		}
+		im, err := Decode(mc.Payload)
+		if err != nil {
+			t.Fatalf("frame %d: inner message: %v", pkts[i].frame, err)
+		}
+		in, ok := im.(*Mcast)
+		if !ok || in.Header.Encapsulated != EncapsulatedNormal || in.RingID != oldRing || in.Seq <= 122 || in.Seq > 144 {
+			t.Fatalf("frame %d: inner %+v", pkts[i].frame, im)
+		}
+		inner[in.Seq] = true
+		if len(pkts[i].payload) > 1472 { // more than a 1500-byte MTU carries unfragmented
+			oversize++
+		}
+	}
+	// Every old-ring message above the lowest aru comes back.
+	for seq := uint32(123); seq <= 144; seq++ {
+		if !inner[seq] {
+			t.Errorf("old-ring seq %d never re-sent", seq)
+		}
+	}
+	if encap == 0 || oversize == 0 {
+		t.Fatalf("%d encapsulated mcasts, %d of them IP-fragmented", encap, oversize)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/ip4defrag"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 )
@@ -23,6 +24,9 @@ type captured struct {
 }
 
 // readCapture returns the totem datagrams (UDP to port 5405) of a pcap.
+// IPv4 fragments are reassembled, as a receiving kernel would: encapsulated
+// recovery mcasts can exceed the MTU. A reassembled datagram takes the
+// frame number of its last fragment, as tshark numbers it.
 func readCapture(t testing.TB, path string) []captured {
 	t.Helper()
 	f, err := os.Open(path)
@@ -34,6 +38,7 @@ func readCapture(t testing.TB, path string) []captured {
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
+	defrag := ip4defrag.NewIPv4Defragmenter()
 	var out []captured
 	for frame := 1; ; frame++ {
 		data, _, err := r.ReadPacketData()
@@ -44,9 +49,23 @@ func readCapture(t testing.TB, path string) []captured {
 			t.Fatalf("%s: %v", path, err)
 		}
 		pkt := gopacket.NewPacket(data, r.LinkType(), gopacket.Default)
-		udp, _ := pkt.Layer(layers.LayerTypeUDP).(*layers.UDP)
 		ip, _ := pkt.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
-		if udp == nil || ip == nil || udp.DstPort != 5405 {
+		if ip == nil {
+			continue
+		}
+		if ip.Flags&layers.IPv4MoreFragments != 0 || ip.FragOffset != 0 {
+			whole, err := defrag.DefragIPv4(ip)
+			if err != nil {
+				t.Fatalf("%s frame %d: %v", path, frame, err)
+			}
+			if whole == nil {
+				continue // more fragments to come
+			}
+			ip = whole
+			pkt = gopacket.NewPacket(ip.Payload, ip.NextLayerType(), gopacket.Default)
+		}
+		udp, _ := pkt.Layer(layers.LayerTypeUDP).(*layers.UDP)
+		if udp == nil || udp.DstPort != 5405 {
 			continue
 		}
 		out = append(out, captured{frame: frame, src: ip.SrcIP.String(), srcPort: uint16(udp.SrcPort), dst: ip.DstIP.String(),
@@ -55,12 +74,19 @@ func readCapture(t testing.TB, path string) []captured {
 	return out
 }
 
+// captureFiles lists every committed capture: the plain ones and, in
+// recovery/, those that need IP reassembly and phase-aware totempg
+// reassembly from their readers.
 func captureFiles(t testing.TB) []string {
-	files, err := filepath.Glob("../../testdata/wire/*.pcap")
-	if err != nil || len(files) == 0 {
+	plain, err := filepath.Glob("../../testdata/wire/*.pcap")
+	if err != nil || len(plain) == 0 {
 		t.Fatalf("no captures in testdata/wire: %v", err)
 	}
-	return files
+	hard, err := filepath.Glob("../../testdata/wire/recovery/*.pcap")
+	if err != nil || len(hard) == 0 {
+		t.Fatalf("no captures in testdata/wire/recovery: %v", err)
+	}
+	return append(plain, hard...)
 }
 
 // TestGoldenRoundTrip decodes every totem datagram of every capture and
