@@ -17,6 +17,11 @@ func (s *Scheduler) canFence(n *Node) bool {
 // scheduleFencing creates fencing and shutdown actions.
 func (s *Scheduler) scheduleFencing() {
 	for _, n := range s.Nodes {
+		if n.Kind == "remote" && !n.Online && n.Conn != nil && s.remoteConnectionFailed(n) {
+			s.fenceNode(n, "the connection is unrecoverable")
+		}
+	}
+	for _, n := range s.Nodes {
 		if n.Kind == "guest" {
 			if n.RemoteReset && s.canFence(n) {
 				n.Fence = true
@@ -70,4 +75,24 @@ func (s *Scheduler) orderFencing() {
 			}
 		}
 	}
+}
+
+// remoteConnectionFailed reports whether a remote node's connection is
+// gone for good (it will not run again and it failed, or its host died).
+func (s *Scheduler) remoteConnectionFailed(n *Node) bool {
+	c := n.Conn
+	host := c.currentNode()
+	if c.NextRole == RoleStopped || c.Assigned == nil {
+		if host != nil && host.Unclean {
+			return true
+		}
+		if !c.Failed {
+			return false
+		}
+		if c.NextRole == RoleStopped && c.Meta["reconnect_interval"] != "" && !shutdownRequested(n) {
+			return false
+		}
+		return true
+	}
+	return false
 }
