@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/ringfence/ringfence/ipc"
+	"github.com/ringfence/ringfence/votequorum"
 	"github.com/ringfence/ringfence/votequorum/vqipc"
 )
 
@@ -118,5 +119,63 @@ func TestNotificationLayouts(t *testing.T) {
 	v.Process(8, vqipc.VReqGetInfo, gi, func(b []byte) { got = b })
 	if le.Uint32(got[24:]) != 2 || le.Uint32(got[28:]) != 1 || le.Uint32(got[36:]) != 3 || le.Uint32(got[44:]) != 2 || le.Uint32(got[48:]) != 2 || le.Uint32(got[52:])&2 != 2 {
 		t.Errorf("GETINFO node 2: %x", got[24:64])
+	}
+}
+
+// TestTrackChanges: trackers with CHANGES get the current state at
+// TRACKSTART and a fresh notification when a later sync changes quorum
+// (node 2 joins a minority node 1), with the votequorum context echoed.
+func TestTrackChanges(t *testing.T) {
+	nd := newNode(t, 3, 1)
+	qs, vs := &sink{}, &sink{}
+	nd.svcs.Quorum.Attach(1, qs)
+	nd.svcs.Votequorum.Attach(2, vs)
+	qt := request(vqipc.QReqTrackStart, 24)
+	binary.LittleEndian.PutUint32(qt[16:], 2) // CHANGES
+	nd.svcs.Quorum.Process(1, vqipc.QReqTrackStart, qt)
+	vt := request(vqipc.VReqTrackStart, 32)
+	binary.LittleEndian.PutUint64(vt[16:], 0xfeedbeef)
+	binary.LittleEndian.PutUint32(vt[24:], 2)
+	nd.svcs.Votequorum.Process(2, vqipc.VReqTrackStart, vt, func([]byte) {})
+	if len(qs.events) != 1 || binary.LittleEndian.Uint32(qs.events[0][24:]) != 0 {
+		t.Fatalf("quorum trackstart: %d events", len(qs.events))
+	}
+	if len(vs.events) != 2 || binary.LittleEndian.Uint32(vs.events[0]) != vqipc.VEvNodelist || binary.LittleEndian.Uint32(vs.events[1]) != vqipc.VEvQuorum {
+		t.Fatalf("votequorum trackstart: %d events", len(vs.events))
+	}
+	qs.events, vs.events = nil, nil
+
+	m := nd.m
+	m.SyncInit([]uint32{1}, []uint32{1, 2}, votequorum.RingID{Rep: 1, Seq: 8})
+	m.SyncProcess()
+	nd.pump(t)
+	if err := m.Deliver(2, votequorum.NodeInfo{NodeID: 2, Votes: 1, ExpectedVotes: 3}); err != nil {
+		t.Fatal(err)
+	}
+	m.SyncActivate()
+	nd.pump(t)
+
+	le := binary.LittleEndian
+	if len(qs.events) == 0 {
+		t.Fatal("quorum tracker got no notification")
+	}
+	ev := qs.events[len(qs.events)-1]
+	if le.Uint32(ev[24:]) != 1 || le.Uint64(ev[32:]) != 8 || le.Uint32(ev[40:]) != 2 || len(ev) != 56 {
+		t.Errorf("quorum V0 notification after join: %x", ev)
+	}
+	var sawQuorate bool
+	for _, e := range vs.events {
+		if le.Uint64(e[24:]) == 0xfeedbeef && le.Uint32(e) == vqipc.VEvNodelist {
+			continue
+		}
+		if le.Uint32(e) == vqipc.VEvQuorum {
+			if le.Uint64(e[32:]) != 0xfeedbeef {
+				t.Errorf("context not echoed: %x", e[32:40])
+			}
+			sawQuorate = sawQuorate || le.Uint32(e[24:]) == 1
+		}
+	}
+	if !sawQuorate {
+		t.Errorf("votequorum tracker never saw quorate: %d events", len(vs.events))
 	}
 }

@@ -135,3 +135,46 @@ Membership information
 		})
 	}
 }
+
+// TestQuorumtoolSetExpected: -e goes through SETEXPECTED, the machine's
+// RECONFIGURE comes back over the loopback, and the minority node turns
+// quorate; a value below the votes present is refused.
+func TestQuorumtoolSetExpected(t *testing.T) {
+	needTools(t, "corosync-quorumtool")
+	ns := startServer(t, 3, 1)
+	if _, code := runIn(t, ns, "corosync-quorumtool", "-s"); code != 2 {
+		t.Fatalf("minority node: exit %d, want 2", code)
+	}
+	if out, code := runIn(t, ns, "corosync-quorumtool", "-e", "1"); code != 0 || out != "" {
+		t.Fatalf("-e 1: exit %d %q", code, out)
+	}
+	out, code := runIn(t, ns, "corosync-quorumtool", "-s")
+	want := header + `Nodes:            1
+Node ID:          1
+Ring ID:          1.4
+Quorate:          Yes
+
+Votequorum information
+----------------------
+Expected votes:   1
+Highest expected: 1
+Total votes:      1
+Quorum:           1  
+Flags:            Quorate 
+
+Membership information
+----------------------
+    Nodeid      Votes Name
+         1          1 node1 (local)
+`
+	if out != want || code != 0 {
+		t.Errorf("after -e 1: exit %d\n%s\nwant\n%s", code, out, want)
+	}
+	// With two votes on node 1, expected 1 is below the votes present.
+	if out, code := runIn(t, ns, "corosync-quorumtool", "-v", "2", "-n", "1"); code != 0 {
+		t.Fatalf("-v 2 -n 1: exit %d %q", code, out)
+	}
+	if out, code := runIn(t, ns, "corosync-quorumtool", "-e", "1"); code != 1 || out != "Unable to set expected votes: CS_ERR_INVALID_PARAM\n" {
+		t.Errorf("-e 1 below total votes: exit %d %q", code, out)
+	}
+}
