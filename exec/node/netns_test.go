@@ -6,6 +6,7 @@ import (
 	"os"
 	osexec "os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -260,6 +261,18 @@ func TestNetnsMixedWithCorosync(t *testing.T) {
 		if !strings.Contains(out, name) {
 			t.Errorf("quorumtool -l lacks %s", name)
 		}
+	}
+	// Our votequorum NODEINFO reached corosync: node 3 has its vote.
+	if strings.Contains(out, "Unable to get node 3 info") || !regexp.MustCompile(`(?m)^\s+3\s+1 node3$`).MatchString(out) {
+		t.Errorf("corosync does not count ringfenced's vote:\n%s", out)
+	}
+	if out, err := h1.Run(ctx, "corosync-quorumtool", "-s"); err != nil && !strings.Contains(out, "Quorate:          Yes") {
+		t.Errorf("corosync-quorumtool -s: %v\n%s", err, out)
+	} else if !regexp.MustCompile(`Total votes:\s+3`).MatchString(out) || !strings.Contains(out, "Quorate:          Yes") {
+		t.Errorf("corosync-quorumtool -s:\n%s", out)
+	}
+	if out, err := h3.Run(ctx, "corosync-cmapctl", "-g", "runtime.votequorum.this_node_id"); err != nil || !strings.Contains(out, "= 3") {
+		t.Errorf("runtime.votequorum keys on ringfenced: %v %q", err, out)
 	}
 
 	start = time.Now()

@@ -85,6 +85,7 @@ type Node struct {
 	cpgSvc *cpg.Service
 	cpgH   *cpgipc.Handler // owns cpgSvc.Ready()
 	cfgH   *cfgipc.Handler
+	vote   *voteService // nil unless quorum.provider is corosync_votequorum
 	store  *cmap.Store
 	stats  *cmap.Store
 	ipcSrv *ipc.Server
@@ -166,7 +167,14 @@ func New(opts Options) (n *Node, err error) {
 	n.engine = exec.NewEngine(settings.NodeID)
 	n.cmapS = exec.NewCmapSync(settings.NodeID, n.store)
 	n.cpgSvc = cpg.New(settings.NodeID)
-	for _, s := range []exec.Service{n.cmapS, n.cpgSvc} {
+	services := []exec.Service{n.cmapS, n.cpgSvc}
+	if vc, ok := voteConfig(opts.Config, settings); ok {
+		if n.vote, err = newVoteService(vc, n.log, n.store); err != nil {
+			return nil, fmt.Errorf("votequorum: %w", err)
+		}
+		services = append(services, n.vote)
+	}
+	for _, s := range services {
 		if err = n.engine.Register(s); err != nil {
 			return nil, err
 		}
@@ -542,6 +550,12 @@ func (n *Node) drainServices() bool {
 	// The cpg IPC handler takes the service's output: callbacks to its
 	// clients, exec messages through engine.Send.
 	n.cpgH.Flush()
+	if n.vote != nil {
+		n.vote.tick(time.Now())
+		if out := n.vote.takeOut(); len(out) > 0 {
+			n.engine.Send(out...)
+		}
+	}
 	n.logLines(n.cmapS.Logs())
 	er := n.engine.Ready()
 	n.logLines(er.Logs)
@@ -612,7 +626,10 @@ func (n *Node) broadcast(pkts []pg.Packet) error {
 func (n *Node) syncCompleted() {
 	n.srp.TransAck()
 	n.asm.SetPhase(pg.PhaseRegular)
-	n.log.WithField("subsys", SubsysQuorum).Infof("Members[%d]:%s", len(n.lastConf), idList(n.lastConf))
+	if n.vote == nil {
+		// Without votequorum nobody else prints the quorum view.
+		n.log.WithField("subsys", SubsysQuorum).Infof("Members[%d]:%s", len(n.lastConf), idList(n.lastConf))
+	}
 	if mm := n.cmapS.Mismatch(); mm != nil {
 		n.failure = mm
 		return
