@@ -106,6 +106,9 @@ func logLine(log *logrus.Entry, l exec.LogLine) {
 func (h *Handler) Process(id cpg.ClientID, req int32, msg []byte) []byte {
 	if req < 0 || int(req) >= len(RequestSizes) || len(msg) < RequestSizes[req] {
 		h.Malformed++
+		if req == ReqMcast {
+			return nil // MCAST is asynchronous: Corosync never answers it
+		}
 		return response(0, ipc.ResponseHeaderSize, ipc.CsErrInvalidParm)
 	}
 	switch req {

@@ -28,7 +28,12 @@ type Config struct {
 	Members func() []uint32
 	// NetMTU is totem's net_mtu reported as link MTU (default 1410).
 	NetMTU uint32
-	// Interfaceup reports whether the totem socket is bound (link 0
+	// Resolve turns a ringX_addr that is not an IP literal into an
+	// address (Corosync resolves names when it loads the config). Nil
+	// means names are not resolved: the handler runs on the owner
+	// goroutine and must not block on DNS.
+	Resolve func(name string) net.IP
+	// InterfaceUp reports whether the totem socket is bound (link 0
 	// enabled); nil means always.
 	InterfaceUp func() bool
 
@@ -243,7 +248,7 @@ func (h *Handler) nodeStatus(nodeid, version uint32) []byte {
 }
 
 // addresses returns nodeid's ringX_addr values from the cmap nodelist
-// (IP literals, or names resolved once), in ring order.
+// (IP literals, or names through Config.Resolve), in ring order.
 func (h *Handler) addresses(nodeid uint32) []net.IP {
 	if h.cfg.Store == nil {
 		return nil
@@ -259,10 +264,8 @@ func (h *Handler) addresses(nodeid uint32) []net.IP {
 			continue
 		}
 		ip := net.ParseIP(s)
-		if ip == nil {
-			if ips, err := net.LookupIP(s); err == nil && len(ips) > 0 {
-				ip = ips[0]
-			}
+		if ip == nil && h.cfg.Resolve != nil {
+			ip = h.cfg.Resolve(s)
 		}
 		if ip != nil {
 			out = append(out, ip)
