@@ -106,10 +106,19 @@ func (s *Scheduler) probe(r *Resource, n *Node) {
 	}
 	a := s.newAction(r, "monitor", n, false)
 	a.Probe = true
+	flags := fOptional
+	if n.Pending {
+		// nothing can run on a node that has not finished joining; a
+		// resource whose state there is unknown cannot start elsewhere
+		a.Runnable = false
+		if len(r.Running) == 0 {
+			flags = fRunnableLeft
+		}
+	}
 	// a probe must finish before the resource starts anywhere
 	for _, st := range s.byRsc[r] {
 		if st.Task == "start" {
-			s.order(a, st, fOptional)
+			s.order(a, st, flags)
 		}
 	}
 }
