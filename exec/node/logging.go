@@ -85,7 +85,13 @@ func logSettingsFromEntries(entries []cmap.Entry) LogSettings {
 // NewLogger builds the logger the logging section asks for. The returned
 // closer releases the log file and the syslog connection.
 func NewLogger(ls LogSettings, stderr io.Writer) (*logrus.Logger, io.Closer, error) {
-	log := logrus.New()
+	return ConfigureLogger(logrus.New(), ls, stderr)
+}
+
+// ConfigureLogger sets up log (output, level, format, syslog hook) as the
+// logging section asks.
+func ConfigureLogger(log *logrus.Logger, ls LogSettings, stderr io.Writer) (*logrus.Logger, io.Closer, error) {
+	log.ReplaceHooks(logrus.LevelHooks{})
 	var outs []io.Writer
 	var closers multiCloser
 	if ls.ToStderr {

@@ -127,6 +127,12 @@ func TestNetnsThreeDaemons(t *testing.T) {
 	if out, err := h2.Run(ctx, "corosync-cpgtool"); err != nil {
 		t.Fatalf("corosync-cpgtool: %v\n%s", err, out)
 	}
+	// quorum and votequorum IPC: the quorumtool status of a ringfenced node.
+	if out, err := h3.Run(ctx, "corosync-quorumtool", "-s"); err != nil || !strings.Contains(out, "Quorate:          Yes") || !regexp.MustCompile(`Total votes:\s+3`).MatchString(out) {
+		t.Fatalf("corosync-quorumtool -s on node 3: %v\n%s", err, out)
+	} else {
+		t.Logf("corosync-quorumtool -s on node 3:\n%s", out)
+	}
 
 	all, two := []uint32{1, 2, 3}, []uint32{1, 2}
 	start := time.Now()
@@ -273,6 +279,11 @@ func TestNetnsMixedWithCorosync(t *testing.T) {
 	}
 	if out, err := h3.Run(ctx, "corosync-cmapctl", "-g", "runtime.votequorum.this_node_id"); err != nil || !strings.Contains(out, "= 3") {
 		t.Errorf("runtime.votequorum keys on ringfenced: %v %q", err, out)
+	}
+	if out, err := h3.Run(ctx, "corosync-quorumtool", "-l"); err != nil || !regexp.MustCompile(`(?m)^\s+1\s+1 node1$`).MatchString(out) {
+		t.Errorf("corosync-quorumtool -l on ringfenced: %v\n%s", err, out)
+	} else {
+		t.Logf("corosync-quorumtool -l on the ringfenced node:\n%s", out)
 	}
 
 	start = time.Now()

@@ -25,6 +25,7 @@ import (
 	"github.com/ringfence/ringfence/totem/srp"
 	"github.com/ringfence/ringfence/totem/transport"
 	"github.com/ringfence/ringfence/totem/wire"
+	"github.com/ringfence/ringfence/votequorum/vqipc"
 )
 
 // Options configures a Node.
@@ -86,6 +87,7 @@ type Node struct {
 	cpgH   *cpgipc.Handler // owns cpgSvc.Ready()
 	cfgH   *cfgipc.Handler
 	vote   *voteService // nil unless quorum.provider is corosync_votequorum
+	qsync  *exec.QuorumSync
 	store  *cmap.Store
 	stats  *cmap.Store
 	ipcSrv *ipc.Server
@@ -135,7 +137,9 @@ func New(opts Options) (n *Node, err error) {
 		if stderr == nil {
 			stderr = os.Stderr
 		}
-		if n.log, n.logClose, err = NewLogger(settings.Logging, stderr); err != nil {
+		// The standard logger, so that packages logging through it (the
+		// quorum IPC layer) share the format and outputs.
+		if n.log, n.logClose, err = ConfigureLogger(logrus.StandardLogger(), settings.Logging, stderr); err != nil {
 			return nil, err
 		}
 	}
@@ -167,7 +171,8 @@ func New(opts Options) (n *Node, err error) {
 	n.engine = exec.NewEngine(settings.NodeID)
 	n.cmapS = exec.NewCmapSync(settings.NodeID, n.store)
 	n.cpgSvc = cpg.New(settings.NodeID)
-	services := []exec.Service{n.cmapS, n.cpgSvc}
+	n.qsync = exec.NewQuorumSync()
+	services := []exec.Service{n.cmapS, n.cpgSvc, n.qsync}
 	if vc, ok := voteConfig(opts.Config, settings); ok {
 		if n.vote, err = newVoteService(vc, n.log, n.store); err != nil {
 			return nil, fmt.Errorf("votequorum: %w", err)
@@ -209,7 +214,13 @@ func New(opts Options) (n *Node, err error) {
 			cfg.Log = n.log.WithField("subsys", "IPC")
 		}
 		n.ipcSrv = ipc.NewServer(cfg)
-		for _, s := range []*ipc.Service{cmapsvc.New(n.store, n.stats).IPCService(), n.cpgH.IPCService(), n.cfgH.IPCService()} {
+		svcs := []*ipc.Service{cmapsvc.New(n.store, n.stats).IPCService(), n.cpgH.IPCService(), n.cfgH.IPCService()}
+		if n.vote != nil {
+			svcs = append(svcs, n.vote.ipc.Quorum.IPCService(), n.vote.ipc.Votequorum.IPCService())
+		} else {
+			svcs = append(svcs, vqipc.NewQuorum(false).IPCService())
+		}
+		for _, s := range svcs {
 			svc := *s
 			svc.Name = opts.IPCPrefix + svc.Name
 			if err = n.ipcSrv.Serve(&svc); err != nil {
@@ -523,11 +534,6 @@ func (n *Node) confChg(c *srp.ConfChg) {
 	n.asm.SetPhase(pg.PhaseTransitional)
 	n.installedRing = true
 	n.log.WithFields(c.LogFields()).Info(c.Notice())
-	members := idList(c.Members)
-	n.log.WithField("subsys", SubsysQuorum).Infof("Sync members[%d]:%s", len(c.Members), members)
-	if len(c.Joined) > 0 {
-		n.log.WithField("subsys", SubsysQuorum).Infof("Sync joined[%d]:%s", len(c.Joined), idList(c.Joined))
-	}
 	n.lastConf = slices.Clone(c.Members)
 	n.setStatus(func(s *Status) {
 		s.RingID, s.Members, s.Synced = c.RingID, slices.Clone(c.Members), false
@@ -550,6 +556,10 @@ func (n *Node) drainServices() bool {
 	// The cpg IPC handler takes the service's output: callbacks to its
 	// clients, exec messages through engine.Send.
 	n.cpgH.Flush()
+	n.logLines(n.qsync.Logs())
+	if changes := n.qsync.Changes(); len(changes) > 0 && n.vote != nil {
+		n.vote.ipc.NodelistChanges(changes)
+	}
 	if n.vote != nil {
 		n.vote.tick(time.Now())
 		if out := n.vote.takeOut(); len(out) > 0 {

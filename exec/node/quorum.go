@@ -17,6 +17,7 @@ import (
 	"github.com/ringfence/ringfence/exec"
 	"github.com/ringfence/ringfence/totem/wire"
 	"github.com/ringfence/ringfence/votequorum"
+	"github.com/ringfence/ringfence/votequorum/vqipc"
 )
 
 // voteService puts the pure votequorum machine into the exec engine as
@@ -24,6 +25,7 @@ import (
 // node (its NODEINFO carries its votes; corosync peers count them).
 type voteService struct {
 	m     *votequorum.Machine
+	ipc   *vqipc.Services // owns m.Ready(): quorum and votequorum IPC
 	log   *logrus.Logger
 	store *cmap.Store
 	// out holds messages the machine queued outside SyncProcess (replies
@@ -40,6 +42,7 @@ func newVoteService(cfg votequorum.Config, log *logrus.Logger, store *cmap.Store
 		return nil, err
 	}
 	v := &voteService{m: m, log: log, store: store}
+	v.ipc = vqipc.New(m, true, v.queue)
 	v.collect()
 	return v, nil
 }
@@ -86,19 +89,19 @@ func (v *voteService) takeOut() []exec.Message {
 	return out
 }
 
+// queue takes the machine's exec messages from vqipc's Flush. Messages
+// made by SyncProcess are returned from it, so that they go out before
+// the engine's BARRIER, as Corosync's NODEINFO does.
+func (v *voteService) queue(msgs ...exec.Message) {
+	if v.inSync {
+		v.sync = append(v.sync, msgs...)
+	} else {
+		v.out = append(v.out, msgs...)
+	}
+}
+
 func (v *voteService) collect() {
-	r := v.m.Ready()
-	for _, m := range r.Messages {
-		em := exec.ServiceMessage(m.Encode())
-		if v.inSync {
-			v.sync = append(v.sync, em)
-		} else {
-			v.out = append(v.out, em)
-		}
-	}
-	for _, l := range r.Logs {
-		l.Emit(v.log)
-	}
+	v.ipc.Flush()
 	for _, k := range v.m.RuntimeKeys() {
 		var val cmap.Value
 		if k.Value.U8 {
