@@ -164,6 +164,17 @@ func (r *Resource) addRoleLocation(n *Node, score int, role string) {
 
 // applyStateScores applies bans from failures, history and stickiness.
 func (s *Scheduler) applyStateScores() {
+	// exclusive discovery also confines placement to the exclusive nodes
+	for _, r := range s.All {
+		if !(r.Exclusive || r.top().Exclusive) {
+			continue
+		}
+		for n := range r.Allowed {
+			if r.Discover[n] != "exclusive" {
+				r.Allowed[n] = -cib.Infinity
+			}
+		}
+	}
 	for _, r := range s.All {
 		if r.banAll {
 			for _, n := range s.Nodes {
