@@ -134,6 +134,15 @@ func TestNetnsThreeDaemons(t *testing.T) {
 		t.Logf("corosync-quorumtool -s on node 3:\n%s", out)
 	}
 
+	// The stats map (corosync-cmapctl -m stats) counts tokens.
+	if v, err := h1.StatsCounter(ctx, "stats.srp.orf_token_rx"); err != nil || v == 0 {
+		// Published once a second: give it one more second.
+		time.Sleep(1100 * time.Millisecond)
+		if v, err = h1.StatsCounter(ctx, "stats.srp.orf_token_rx"); err != nil || v == 0 {
+			t.Fatalf("stats.srp.orf_token_rx = %d, %v", v, err)
+		}
+	}
+
 	all, two := []uint32{1, 2, 3}, []uint32{1, 2}
 	start := time.Now()
 	if err := procs[2].Kill(); err != nil {
@@ -217,6 +226,26 @@ func TestNetnsSixteenDaemons(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNetnsUDPMulticast forms a ring over the udp (IP multicast)
+// transport.
+func TestNetnsUDPMulticast(t *testing.T) {
+	needCmapctl(t)
+	c := netns.NewCluster(t, 3, netns.Options{})
+	bin := daemonBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, procs, formed, err := c.StartRing(ctx, netns.CorosyncOptions{Token: 1000, Transport: "udp", Daemon: []string{bin}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("udp ring of 3 formed in %v", formed)
+	start := time.Now()
+	if err := procs[2].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("SIGKILL seen after %v", waitHost(t, c.Hosts[0], start, []uint32{1, 2}, 30*time.Second))
 }
 
 // TestNetnsMixedWithCorosync puts one ringfenced into a ring with two
