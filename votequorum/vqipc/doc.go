@@ -7,7 +7,18 @@
 // library model V0/V1, tracker context). The quorum state the quorum
 // service reports (quorate, view list, ring id) comes from the machine's
 // QuorumEvents; the V1 nodelist notifications come from exec.QuorumSync.
-// Services.Flush drains the machine's Ready output: exec messages go to
-// the daemon's send function, notifications to the trackers, deferred
-// qdevice registration replies to their clients, log lines to logrus.
+//
+// Wiring in the daemon's owner loop:
+//
+//	s := vqipc.New(machine, providerConfigured, engine.Send)
+//	srv.Serve(s.Quorum.IPCService()); srv.Serve(s.Votequorum.IPCService())
+//	... after srv.Dispatch, machine.Deliver*/Sync*/Tick: s.Flush()
+//	... after each sync activation: s.NodelistChanges(quorumSync.Changes())
+//
+// Services.Flush owns machine.Ready(): exec messages go to the send
+// function, QuorumEvents to the quorum service's trackers, notifications
+// to the votequorum trackers (with each tracker's context), deferred
+// QDEVICE_REGISTER replies to their clients, log lines to logrus. As in
+// Corosync, TRACKSTART with CURRENT or CHANGES sends the current state as
+// events before its response.
 package vqipc

@@ -179,3 +179,18 @@ func TestTrackChanges(t *testing.T) {
 		t.Errorf("votequorum tracker never saw quorate: %d events", len(vs.events))
 	}
 }
+
+// TestQuorumWithoutProvider: no quorum.provider means GETTYPE 0 and
+// always quorate, as vsf_quorum does.
+func TestQuorumWithoutProvider(t *testing.T) {
+	q := vqipc.NewQuorum(false)
+	q.Attach(1, &sink{})
+	r := q.Process(1, vqipc.QReqGetType, request(vqipc.QReqGetType, 16))
+	if binary.LittleEndian.Uint32(r[24:]) != 0 {
+		t.Errorf("GETTYPE without provider: %d", binary.LittleEndian.Uint32(r[24:]))
+	}
+	r = q.Process(1, vqipc.QReqGetQuorate, request(vqipc.QReqGetQuorate, 16))
+	if len(r) != 32 || binary.LittleEndian.Uint32(r[24:]) != 1 {
+		t.Errorf("GETQUORATE without provider: %x", r)
+	}
+}

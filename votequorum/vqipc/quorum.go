@@ -37,9 +37,11 @@ type Quorum struct {
 }
 
 // NewQuorum makes the quorum service; provider says whether
-// quorum.provider is configured (GETTYPE answers 1, else 0).
+// quorum.provider is configured (GETTYPE answers 1, else 0). Without a
+// provider Corosync reports the node quorate for ever, with an empty
+// view list, and no QuorumEvents arrive.
 func NewQuorum(provider bool) *Quorum {
-	return &Quorum{provider: provider, conns: map[connID]*quorumConn{}}
+	return &Quorum{provider: provider, quorate: !provider, conns: map[connID]*quorumConn{}}
 }
 
 // IPCService describes the endpoint for ipc.Server.Serve.
