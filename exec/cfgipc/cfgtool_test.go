@@ -39,6 +39,8 @@ func TestCfgtool(t *testing.T) {
 			"\t\tnodeid:          1:\tlocalhost\n\t\tnodeid:          2:\tconnected\n\t\tnodeid:          3:\tdisconnected\n"},
 		{"partial -n", 3, 2, []string{"-n"}, "Local node ID 1, transport udpu\n" +
 			"nodeid: 2 reachable\n   LINK: 0  (198.18.0.2) enabled connected mtu: 1410\n\n"},
+		{"three -a 2", 3, 3, []string{"-a", "2"}, "198.18.0.2\n"},
+		{"partial -a 3", 3, 2, []string{"-a", "3"}, "198.18.0.3\n"},
 		{"partial -b", 3, 2, []string{"-s", "-b"}, "Local node ID 1, transport udpu\nLINK ID 0 \n\taddr\t= 198.18.0.3\n\tstatus\t= n31\n"},
 	}
 	servers := map[[2]int]*server{}
@@ -74,5 +76,15 @@ func TestCfgtoolReloadAndShutdown(t *testing.T) {
 	}
 	if l := s.line(t); l != "SHUTDOWN 1" {
 		t.Errorf("shutdown callback: %q", l)
+	}
+}
+
+// TestCfgtoolUnknownNode: -a for a node outside the nodelist fails the
+// way Corosync's does (GET_NODE_ADDRS answers CS_ERR_NOT_EXIST).
+func TestCfgtoolUnknownNode(t *testing.T) {
+	needTools(t, "corosync-cfgtool")
+	s := startServer(t, 1, 1)
+	if got, code := s.run(t, "corosync-cfgtool", "-a", "9"); got != "Could not get node address for nodeid 9\n" || code != 1 {
+		t.Errorf("-a 9: exit %d %q", code, got)
 	}
 }
