@@ -58,5 +58,9 @@ package srp
 //   - TransAck moves messages left in the trans queue to the front of the
 //     normal queue instead of stranding them (Corosync's upper layer never
 //     leaves any there).
+//   - Our own join counts only as our own agreement: echoes of older own
+//     joins and a previous incarnation's LEAVE (fast restart) are ignored,
+//     as are our own merge detects and mcasts of other rings. Corosync
+//     would adopt the stale failed list and could list itself as failed.
 //   - Process-pause detection (pause_flush) is not modelled: it needs a
 //     wall clock; the daemon can drop stale joins itself.
