@@ -194,3 +194,49 @@ func TestQuorumWithoutProvider(t *testing.T) {
 		t.Errorf("GETQUORATE without provider: %x", r)
 	}
 }
+
+// TestQdeviceRequests maps the qdevice requests onto the machine: the
+// REGISTER answer waits for the QDEVICE_REG message to come back, and
+// GETINFO then shows the device's flags.
+func TestQdeviceRequests(t *testing.T) {
+	nd := newNode(t, 3, 3)
+	v := nd.svcs.Votequorum
+	v.Attach(1, &sink{})
+	named := func(id int32, size int, name string) []byte {
+		b := request(id, size)
+		copy(b[16:16+254], name)
+		return b
+	}
+	var replies [][]byte
+	reply := func(b []byte) { replies = append(replies, b) }
+	v.Process(1, vqipc.VReqQdeviceRegister, named(vqipc.VReqQdeviceRegister, 272, "Qdevice"), reply)
+	if len(replies) != 0 {
+		t.Fatalf("REGISTER answered before its message came back: %x", replies)
+	}
+	nd.pump(t)
+	if len(replies) != 1 || len(replies[0]) != 24 || binary.LittleEndian.Uint32(replies[0][16:]) != 1 {
+		t.Fatalf("REGISTER replies after delivery: %x", replies)
+	}
+	poll := named(vqipc.VReqQdevicePoll, 296, "Qdevice")
+	binary.LittleEndian.PutUint32(poll[272:], 1)
+	binary.LittleEndian.PutUint32(poll[280:], 1)
+	binary.LittleEndian.PutUint64(poll[288:], 4)
+	v.Process(1, vqipc.VReqQdevicePoll, poll, reply)
+	nd.pump(t)
+	if e := binary.LittleEndian.Uint32(replies[1][16:]); e != 1 {
+		t.Fatalf("POLL: error %d", e)
+	}
+	gi := request(vqipc.VReqGetInfo, 24)
+	v.Process(1, vqipc.VReqGetInfo, gi, reply)
+	info := replies[2]
+	flags := binary.LittleEndian.Uint32(info[52:])
+	if flags&(64|128|256) != 64|128|256 || string(info[60:67]) != "Qdevice" || info[67] != 0 {
+		t.Errorf("GETINFO after register+poll: flags %#x name %q", flags, info[60:68])
+	}
+	v.Process(1, vqipc.VReqQdeviceUnregister, named(vqipc.VReqQdeviceUnregister, 272, "Qdevice"), reply)
+	nd.pump(t)
+	v.Process(1, vqipc.VReqGetInfo, gi, reply)
+	if flags := binary.LittleEndian.Uint32(replies[len(replies)-1][52:]); flags&64 != 0 {
+		t.Errorf("still registered after UNREGISTER: flags %#x", flags)
+	}
+}
