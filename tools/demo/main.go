@@ -17,6 +17,24 @@ import (
 )
 
 func main() {
+	// `demo node N CONF STATEDIR` is one node of the cluster demo;
+	// `demo cluster` runs that demo; plain `demo` runs the simulator story.
+	if len(os.Args) == 5 && os.Args[1] == "node" {
+		var id int
+		fmt.Sscan(os.Args[2], &id)
+		if err := runNode(id, os.Args[3], os.Args[4]); err != nil {
+			fmt.Fprintf(os.Stderr, "node %d: %v\n", id, err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) == 2 && os.Args[1] == "cluster" {
+		if err := runCluster(os.Stdout); err != nil {
+			fmt.Fprintf(os.Stderr, "demo: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	seed := flag.Int64("seed", 1, "simulator seed (loss and delay are drawn from it)")
 	flag.Parse()
 	if err := run(*seed); err != nil {
