@@ -219,6 +219,9 @@ func TestNetnsSixteenDaemons(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("ring of %d formed in %v", n, formed)
+			if testing.Verbose() {
+				t.Logf("node 1's notices:\n%s", grepLines(readLog(t, procs[0]), "TOTEM", "Completed"))
+			}
 			for _, p := range procs {
 				if p.Exited() {
 					t.Fatalf("%s exited:\n%s", p.LogPath, readLog(t, p))
