@@ -18,6 +18,11 @@ import (
 // the one corosync takes, so that the two never run side by side).
 const pidFileEnv = "RINGFENCE_PIDFILE"
 
+// ipcPrefixEnv puts a prefix in front of every IPC service name, so that
+// a test daemon does not take the names ("cmap", "cpg", ...) a real
+// cluster stack on the same host uses.
+const ipcPrefixEnv = "RINGFENCE_IPC_PREFIX"
+
 // run starts the daemon for an accepted configuration. In the foreground
 // (-f) it serves until SIGTERM or SIGINT and then leaves the ring cleanly;
 // otherwise it starts itself again with -f in a new session, detached from
@@ -32,7 +37,7 @@ func run(cfg *coroconf.Config, foreground bool, log *logrus.Entry) error {
 	if v, ok := os.LookupEnv(pidFileEnv); ok {
 		pidFile = v
 	}
-	n, err := node.New(node.Options{Config: cfg, PidFile: pidFile, Version: version, Stderr: os.Stderr})
+	n, err := node.New(node.Options{Config: cfg, PidFile: pidFile, Version: version, Stderr: os.Stderr, IPCPrefix: os.Getenv(ipcPrefixEnv)})
 	if err != nil {
 		return err
 	}

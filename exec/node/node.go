@@ -126,9 +126,12 @@ func New(opts Options) (n *Node, err error) {
 		settings.StateDir = opts.StateDir
 	}
 	n = &Node{opts: opts, settings: settings, calls: make(chan func(), 64), notify: make(chan struct{})}
+	// The returns below set n to nil; release what was opened through a
+	// copy of the pointer.
+	built := n
 	defer func() {
 		if err != nil {
-			n.closeAll()
+			built.closeAll()
 		}
 	}()
 	n.log = opts.Logger
@@ -237,16 +240,24 @@ func (n *Node) openTransport(local transport.Member) (transport.Transport, error
 	switch n.settings.Transport {
 	case coroconf.TransportUDP:
 		tlog.Info("Initializing transport (UDP/IP Multicast).")
-		return transport.NewUDP(transport.UDPConfig{
+		u, err := transport.NewUDP(transport.UDPConfig{
 			Local: local.Addr, Group: n.settings.McastAddr, Port: n.settings.Port, TTL: n.settings.TTL,
 			Members: n.settings.Members, NetMTU: n.settings.NetMTU, Log: tlog,
 		})
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return u, nil
 	default:
 		tlog.Info("Initializing transport (UDP/IP Unicast).")
-		return transport.NewUDPU(transport.UDPUConfig{
+		u, err := transport.NewUDPU(transport.UDPUConfig{
 			Local: local.Addr, Port: n.settings.Port, Members: n.settings.Members,
 			NetMTU: n.settings.NetMTU, AllowUnlisted: n.settings.AllowUnlisted, Log: tlog,
 		})
+		if err != nil {
+			return nil, err
+		}
+		return u, nil
 	}
 }
 

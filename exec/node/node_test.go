@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -275,5 +276,25 @@ func TestRingSeqFile(t *testing.T) {
 	}
 	if seq, err := newFileRingSeq(dir, 7).LoadRingSeq(); err != nil || seq != 0x1234 {
 		t.Fatalf("reload: %#x %v", seq, err)
+	}
+}
+
+// TestNewFailsCleanly: a port already taken makes New fail with an error
+// (and release what it had opened), never panic.
+func TestNewFailsCleanly(t *testing.T) {
+	port := freePort(t, 1)
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cfg := parseFor(t, loopbackConf(1, port, 1000), netip.MustParseAddr("127.0.0.1"))
+	pid := filepath.Join(t.TempDir(), "corosync.pid")
+	n, err := New(Options{Config: cfg, StateDir: t.TempDir(), NoIPC: true, PidFile: pid, Logger: logrus.New()})
+	if err == nil || n != nil {
+		t.Fatalf("New on a taken port: %v, %v", n, err)
+	}
+	if _, serr := os.Stat(pid); !os.IsNotExist(serr) {
+		t.Fatalf("pid file left behind after a failed start: %v", serr)
 	}
 }
