@@ -39,8 +39,13 @@ unit:
 sim:
 	$(GO) run ./tools/totemsim -nodes 2-16 -seeds 500 -faults all
 
+# Micro-benchmarks of every package, then (as root, in network namespaces)
+# ring formation and failover of ringfenced and Debian's corosync side by
+# side with ratios; BENCH_SIZES picks the cluster sizes.
+BENCH_SIZES ?= 3 16
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	RINGFENCE_BENCH=1 RINGFENCE_BENCH_SIZES="$(BENCH_SIZES)" $(GO) test -count=1 -timeout 30m -run '^TestFailoverFigures$$' -v ./exec/node
 
 # A short run of every fuzz target in the tree (FUZZTIME each).
 fuzz:

@@ -366,6 +366,7 @@ func TestFailoverFigures(t *testing.T) {
 	if _, err := osexec.LookPath("corosync"); err == nil {
 		daemons = append(daemons, []string{"corosync"})
 	}
+	results := map[string]netns.Failover{}
 	for _, n := range sizes {
 		for _, d := range daemons {
 			name := filepath.Base(d[0])
@@ -375,8 +376,37 @@ func TestFailoverFigures(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				results[fmt.Sprintf("%s/%d", name, n)] = r
 				fmt.Printf("%-10s %s\n", name, r)
 			})
+		}
+	}
+	printFailoverTable(sizes, results)
+}
+
+// printFailoverTable prints ringfenced and corosync side by side with the
+// ratio corosync/ringfenced (above 1: ringfenced is faster).
+func printFailoverTable(sizes []int, results map[string]netns.Failover) {
+	fmt.Printf("\nfailover, udpu, token 1000, seen from node 1 (ratio = corosync / ringfenced)\n")
+	fmt.Printf("%-6s %-10s %9s %9s %9s %9s %9s\n", "nodes", "daemon", "form", "SIGKILL", "rejoin", "link cut", "heal")
+	sec := func(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) }
+	ratio := func(c, r time.Duration) string {
+		if r <= 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2fx", c.Seconds()/r.Seconds())
+	}
+	for _, n := range sizes {
+		r, okR := results[fmt.Sprintf("ringfenced/%d", n)]
+		c, okC := results[fmt.Sprintf("corosync/%d", n)]
+		if okR {
+			fmt.Printf("%-6d %-10s %9s %9s %9s %9s %9s\n", n, "ringfenced", sec(r.Form), sec(r.Kill), sec(r.Rejoin), sec(r.Cut), sec(r.Heal))
+		}
+		if okC {
+			fmt.Printf("%-6d %-10s %9s %9s %9s %9s %9s\n", n, "corosync", sec(c.Form), sec(c.Kill), sec(c.Rejoin), sec(c.Cut), sec(c.Heal))
+		}
+		if okR && okC {
+			fmt.Printf("%-6d %-10s %9s %9s %9s %9s %9s\n", n, "ratio", ratio(c.Form, r.Form), ratio(c.Kill, r.Kill), ratio(c.Rejoin, r.Rejoin), ratio(c.Cut, r.Cut), ratio(c.Heal, r.Heal))
 		}
 	}
 }
