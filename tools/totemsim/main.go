@@ -34,6 +34,7 @@ func run(args []string) int {
 	token := fs.Duration("token", 300*time.Millisecond, "base totem.token; derived timeouts follow Corosync's formulas")
 	coef := fs.Duration("token-coefficient", 0, "totem.token_coefficient (Corosync's default is 650ms)")
 	workers := fs.Int("j", runtime.GOMAXPROCS(0), "parallel workers")
+	quorumFlag := fs.String("quorum", "mixed", "votequorum on every node, checking that no two partitions are quorate: off, majority, or mixed (majority, weighted votes or wait_for_all by seed)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -43,6 +44,11 @@ func run(args []string) int {
 		return 2
 	}
 	f, err := parseFaults(*faults)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "totemsim:", err)
+		return 2
+	}
+	qmode, err := sim.ParseQuorumMode(*quorumFlag)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "totemsim:", err)
 		return 2
@@ -71,7 +77,7 @@ func run(args []string) int {
 				j := jobs[i]
 				tm := srp.TimingFromConfig(srp.BaseTiming{Token: *token, TokenCoefficient: *coef, TokenCoefficientSet: true}, j.nodes)
 				results[i] = sim.Run(sim.RunConfig{Seed: j.seed, Nodes: j.nodes, Faults: f, Timing: &tm,
-					FaultPhase: *phase, SettleLimit: *settle, MsgPerSec: *rate, Trace: *trace && *first != 0})
+					FaultPhase: *phase, SettleLimit: *settle, MsgPerSec: *rate, Quorum: qmode, Trace: *trace && *first != 0})
 			}
 		}()
 	}
@@ -82,11 +88,12 @@ func run(args []string) int {
 	wg.Wait()
 
 	var violations int
-	var delivered, confs uint64
+	var delivered, confs, qchecks uint64
 	var maxConverge time.Duration
 	for i, r := range results {
 		delivered += r.Delivered
 		confs += r.Confs
+		qchecks += r.QuorumChecks
 		if r.Err == nil && r.Converge > maxConverge {
 			maxConverge = r.Converge
 		}
@@ -97,13 +104,13 @@ func run(args []string) int {
 		}
 		if r.Err != nil {
 			violations++
-			fmt.Printf("FAIL seed=%d nodes=%d: %v\n  replay: go run ./tools/totemsim -nodes %d -seed %d -faults %s -duration %s -settle %s -rate %g -token %s -token-coefficient %s -trace\n",
-				jobs[i].seed, jobs[i].nodes, r.Err, jobs[i].nodes, jobs[i].seed, *faults, *phase, *settle, *rate, *token, *coef)
+			fmt.Printf("FAIL seed=%d nodes=%d: %v\n  replay: go run ./tools/totemsim -nodes %d -seed %d -faults %s -duration %s -settle %s -rate %g -token %s -token-coefficient %s -quorum %s -trace\n",
+				jobs[i].seed, jobs[i].nodes, r.Err, jobs[i].nodes, jobs[i].seed, *faults, *phase, *settle, *rate, *token, *coef, *quorumFlag)
 			if *trace && *first == 0 {
 				// Runs are deterministic: replay the seed with the event log on.
 				tm := srp.TimingFromConfig(srp.BaseTiming{Token: *token, TokenCoefficient: *coef, TokenCoefficientSet: true}, jobs[i].nodes)
 				rr := sim.Run(sim.RunConfig{Seed: jobs[i].seed, Nodes: jobs[i].nodes, Faults: f, Timing: &tm,
-					FaultPhase: *phase, SettleLimit: *settle, MsgPerSec: *rate, Trace: true})
+					FaultPhase: *phase, SettleLimit: *settle, MsgPerSec: *rate, Quorum: qmode, Trace: true})
 				tail := rr.Trace
 				if len(tail) > 400 {
 					tail = tail[len(tail)-400:]
@@ -116,7 +123,7 @@ func run(args []string) int {
 	}
 	fmt.Fprintf(os.Stderr, "elapsed %s, slowest convergence after healing %s (virtual)\n",
 		time.Since(start).Round(time.Millisecond), maxConverge)
-	fmt.Printf("seeds=%d violations=%d delivered=%d configurations=%d\n", len(jobs), violations, delivered, confs)
+	fmt.Printf("seeds=%d violations=%d delivered=%d configurations=%d quorum_checks=%d\n", len(jobs), violations, delivered, confs, qchecks)
 	if violations > 0 {
 		return 1
 	}

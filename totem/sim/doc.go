@@ -16,4 +16,16 @@
 // duplicates and no messages from nowhere; and, once faults stop, liveness:
 // one ring holding every live node within a bounded virtual time with every
 // queued message delivered.
+//
+// With EnableQuorum (RunConfig.Quorum; totemsim -quorum, on by default)
+// every node also runs a votequorum machine, synchronised after each
+// REGULAR configuration the way the daemon's exec sync does it (NODEINFO,
+// then a barrier naming the ring; SyncActivate once every member's
+// barrier is delivered), and the quorum invariant is checked after every
+// step: no two nodes with disjoint memberships are quorate at once
+// (votequorum.CheckSplitBrain). Random runs use the configurations whose
+// corosync semantics promise it: plain majority, weighted votes and
+// wait_for_all; two_node, auto_tie_breaker and last_man_standing allow two
+// quorate sides by design or after some partition sequences and are left
+// out. After healing, every node must be quorate with the full membership.
 package sim

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ringfence/ringfence/totem/srp"
+	"github.com/ringfence/ringfence/votequorum"
 )
 
 // Faults selects what the random run injects while faults are on.
@@ -33,7 +34,10 @@ type RunConfig struct {
 	SettleLimit time.Duration // virtual time allowed to converge afterwards
 	MsgPerSec   float64       // application broadcasts per virtual second, whole cluster
 	Timing      *srp.Timing   // nil: Corosync defaults scaled to token 300 ms
-	Trace       bool
+	// Quorum runs a votequorum machine on every node and checks that no
+	// two partitions are quorate at once (QuorumOff by default).
+	Quorum QuorumMode
+	Trace  bool
 }
 
 // Result is the outcome of one run.
@@ -45,7 +49,9 @@ type Result struct {
 	Confs     uint64
 	Packets   uint64
 	Converge  time.Duration // virtual time from heal to convergence
-	Trace     []string
+	// QuorumChecks counts split-brain checks (0 with quorum off).
+	QuorumChecks uint64
+	Trace        []string
 }
 
 // SimTiming is the timing the random runs use: Corosync's formulas with a
@@ -75,6 +81,12 @@ func Run(rc RunConfig) Result {
 		ids[i] = uint32(i + 1)
 	}
 	s := New(rc.Seed, ids, timing)
+	qdesc := ""
+	if rc.Quorum != QuorumOff {
+		var qc func(uint32) votequorum.Config
+		qc, qdesc = quorumConfigFor(rc.Quorum, rc.Seed, ids)
+		s.EnableQuorum(qc)
+	}
 	s.MaxEvents = 3_000_000
 	s.AckDelayMax = 100 * time.Millisecond
 	if rc.Trace {
@@ -135,8 +147,12 @@ func Run(rc RunConfig) Result {
 			s.Check.CheckFinal(s)
 			err = s.Check.Err()
 		}
+		if err == nil && rc.Quorum != QuorumOff {
+			err = s.checkQuorumFinal(qdesc)
+		}
 	}
 	res.Err = err
+	res.QuorumChecks = s.QuorumChecks
 	res.Delivered = s.Delivered
 	res.Confs = s.Check.Confs
 	res.Packets = s.Packets

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ringfence/ringfence/totem/srp"
 	"github.com/ringfence/ringfence/totem/wire"
+	"github.com/ringfence/ringfence/votequorum"
 )
 
 // Network is a set of simulated nodes on one virtual clock.
@@ -58,6 +59,14 @@ type Sim struct {
 	MaxEvents uint64
 	events    uint64
 	ByType    [8]uint64
+
+	// quorumConfig, when set, gives every node a votequorum machine
+	// (EnableQuorum); QuorumChecks counts the split-brain checks made.
+	quorumConfig func(id uint32) votequorum.Config
+	QuorumChecks uint64
+	// QuorumDropped counts quorum-device NODEINFOs dropped because their
+	// sender's own NODEINFO was never seen (see quorumDeliver).
+	QuorumDropped uint64
 }
 
 type dropKey struct {
@@ -73,6 +82,7 @@ type simNode struct {
 	inc     int
 	timerAt time.Duration
 	sent    uint64 // app message counter
+	q       *quorumNode
 }
 
 // New builds a world of nodes with the given ids, all down.
@@ -141,6 +151,10 @@ func (s *Sim) Start(id uint32) error {
 	sn.up = true
 	sn.inc++
 	sn.timerAt = 0
+	if err := s.startQuorum(sn); err != nil {
+		sn.up, sn.n = false, nil
+		return err
+	}
 	s.Check.nodeStarted(id, s.now)
 	s.trace("start %d (ring seq %d)", id, sn.store.Seq)
 	s.tick(sn, s.now)
@@ -171,6 +185,7 @@ func (s *Sim) Crash(id uint32) {
 	}
 	sn.up = false
 	sn.n = nil
+	sn.q = nil
 	s.Check.nodeCrashed(id)
 	s.trace("crash %d", id)
 }
@@ -185,6 +200,7 @@ func (s *Sim) Leave(id uint32) {
 	s.process(sn)
 	sn.up = false
 	sn.n = nil
+	sn.q = nil
 	s.Check.nodeCrashed(id)
 	s.trace("leave %d", id)
 }
@@ -338,6 +354,15 @@ func (s *Sim) process(sn *simNode) {
 		if ev.Conf != nil {
 			s.trace("node %d conf %s ring %s members %v left %v joined %v", sn.id, ev.Conf.Type, ev.Conf.RingID, ev.Conf.Members, ev.Conf.Left, ev.Conf.Joined)
 			s.Check.conf(sn.id, ev.Conf)
+			if sn.q != nil {
+				s.quorumConf(sn, ev.Conf)
+			}
+		} else if isQuorumPayload(ev.Msg.Payload) {
+			if sn.q == nil {
+				s.Check.failf("node %d delivered a quorum payload with quorum off", sn.id)
+			} else {
+				s.quorumDeliver(sn, ev.Msg)
+			}
 		} else {
 			s.Delivered++
 			if s.traceOn {
@@ -360,6 +385,9 @@ func (s *Sim) process(sn *simNode) {
 			})
 		}
 	}
+	if sn.q != nil && len(rd.Events) > 0 {
+		s.checkQuorum()
+	}
 	if s.Observe != nil {
 		s.Observe(sn.id, rd)
 	}
@@ -373,6 +401,12 @@ func (s *Sim) process(sn *simNode) {
 			at = s.now
 		}
 		s.push(&event{at: at, kind: evTimer, node: sn.id, inc: sn.inc})
+	}
+	// Quorum messages queued while handling these events may go out at
+	// once (Broadcast releases a held token): let the node act on them.
+	if sn.q != nil && sn.q.queued && sn.up {
+		sn.q.queued = false
+		s.process(sn)
 	}
 }
 
