@@ -11,7 +11,8 @@ RACE_PKGS := ./cmap ./ipc/... ./totem/... ./exec/... ./cpg/...
 # libraries and tools, Pacemaker's scheduler as an oracle, capture tools).
 DEB_PKGS  := corosync pacemaker pacemaker-cli-utils libcpg-dev libcmap-dev \
              libquorum-dev libvotequorum-dev libcfg-dev libqb-dev gcc make \
-             iproute2 tcpdump python3 procps
+             iproute2 tcpdump python3 procps nftables fence-agents \
+             resource-agents corosync-qnetd corosync-qdevice
 
 .PHONY: all build test vet fmt-check unit race sim bench fuzz demo deps clean
 
@@ -35,7 +36,8 @@ unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v -e '/cmap$$' -e '/ipc' -e '/totem/' -e '/exec' -e '/cpg')
 
 # Deterministic simulation of the Totem ring under faults: virtual
-# synchrony invariants checked after every step, 500 seeds over 2-16 nodes.
+# synchrony and the quorum invariant (no two partitions quorate) checked
+# after every step, 500 seeds over 2-16 nodes.
 sim:
 	$(GO) run ./tools/totemsim -nodes 2-16 -seeds 500 -faults all
 
