@@ -1,63 +1,20 @@
 package node
 
 import (
-	"context"
-	"os"
-	osexec "os/exec"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/ringfence/ringfence/tools/netns"
 )
 
-// TestNetnsPacemakerOnRingfenced starts Debian's Pacemaker 2.1 on three
-// ringfenced nodes and waits until crm_mon shows every node online: the
-// cpg, cmap, quorum and cfg IPC a real cluster stack needs.
+// TestNetnsPacemakerOnRingfenced runs Debian's Pacemaker 2.1 unmodified on
+// three ringfenced nodes: crm_mon on every node shows three online nodes
+// and one DC, crm_node and cibadmin work, a fence_dummy device and an
+// ocf:pacemaker:Dummy resource are configured; the resource's node is
+// SIGKILLed, fenced through fence_dummy, the resource starts elsewhere and
+// the node rejoins after a restart.
 func TestNetnsPacemakerOnRingfenced(t *testing.T) {
-	needCmapctl(t)
-	for _, c := range []string{"pacemakerd", "crm_mon"} {
-		if _, err := osexec.LookPath(c); err != nil {
-			t.Skipf("needs %s (Debian package pacemaker)", c)
-		}
-	}
-	if testing.Short() {
-		t.Skip("starts Pacemaker (slow)")
-	}
-	c := netns.NewCluster(t, 3, netns.Options{ExtraTmpfs: []string{"/var/lib/pacemaker", "/var/log/pacemaker"}})
-	bin := daemonBinary(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
-	defer cancel()
-	if _, _, _, err := c.StartRing(ctx, netns.CorosyncOptions{Token: 1000, Daemon: []string{bin}}); err != nil {
-		t.Fatal(err)
-	}
-	var pms []*netns.Proc
-	for _, h := range c.Hosts {
-		if _, err := h.Run(ctx, "sh", "-c", "mkdir -p /var/lib/pacemaker/cib /var/lib/pacemaker/pengine /var/lib/pacemaker/blackbox /var/lib/pacemaker/cores /var/log/pacemaker && chown -R hacluster:haclient /var/lib/pacemaker /var/log/pacemaker"); err != nil {
-			t.Fatal(err)
-		}
-		p, err := h.Start("pacemaker", "env", "PCMK_logfile=/dev/stderr", "PCMK_debug=no", "pacemakerd", "-f")
-		if err != nil {
-			t.Fatal(err)
-		}
-		pms = append(pms, p)
-	}
-	var out string
-	for ctx.Err() == nil {
-		cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
-		out, _ = c.Hosts[0].Run(cctx, "crm_mon", "-1")
-		ccancel()
-		if strings.Contains(out, "Online: [ node1 node2 node3 ]") {
-			t.Logf("crm_mon -1 on node 1:\n%s", out)
-			return
-		}
-		time.Sleep(time.Second)
-	}
-	for _, p := range pms {
-		b, _ := os.ReadFile(p.LogPath)
-		t.Logf("%s:\n%s", p.LogPath, grepLines(string(b), "corosync", "cpg", "quorum", "Quorum", "CPG", "cmap", "error", "membership"))
-	}
-	t.Fatalf("Pacemaker did not see all three nodes online; last crm_mon:\n%s", out)
+	needPacemaker(t)
+	pc := newPcmkCluster(t, stackRingfenced, stackRingfenced, stackRingfenced)
+	runPcmkFailover(pc)
 }
 
 func tail(s string, n int) string {
