@@ -47,6 +47,9 @@ type Cluster struct {
 	mu     sync.Mutex
 	procs  []*Proc
 	closed bool
+
+	netemOnce sync.Once
+	netemErr  error
 }
 
 var serial atomic.Int32

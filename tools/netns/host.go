@@ -201,9 +201,8 @@ func (h *Host) Unblock(other *Host) error {
 // directions of the host's link. Check NetemAvailable first.
 func (h *Host) Netem(args ...string) error {
 	for _, dev := range [][2]string{{h.c.bridge, h.port}, {h.NS, "eth0"}} {
-		a := append([]string{"-n", dev[0], "qdisc", "replace", "dev", dev[1], "root", "netem"}, args...)
-		if out, err := exec.Command("tc", a...).CombinedOutput(); err != nil {
-			return fmt.Errorf("tc %s: %v: %s", strings.Join(a, " "), err, strings.TrimSpace(string(out)))
+		if err := tcNetem(dev[0], dev[1], args...); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -221,15 +220,19 @@ func (h *Host) ClearNetem() error {
 }
 
 // NetemAvailable reports why netem cannot be used, or nil. It tries a
-// qdisc on the bridge namespace's loopback.
+// qdisc on the bridge namespace's loopback, once per cluster.
 func (c *Cluster) NetemAvailable() error {
-	if _, err := exec.LookPath("tc"); err != nil {
-		return fmt.Errorf("needs tc for netem")
-	}
-	out, err := exec.Command("tc", "-n", c.bridge, "qdisc", "add", "dev", "lo", "root", "netem", "delay", "0ms").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("kernel has no sch_netem (%s)", strings.TrimSpace(string(out)))
-	}
-	_ = exec.Command("tc", "-n", c.bridge, "qdisc", "del", "dev", "lo", "root").Run()
-	return nil
+	c.netemOnce.Do(func() {
+		if _, err := exec.LookPath("tc"); err != nil {
+			c.netemErr = fmt.Errorf("needs tc for netem")
+			return
+		}
+		out, err := exec.Command("tc", "-n", c.bridge, "qdisc", "add", "dev", "lo", "root", "netem", "delay", "0ms").CombinedOutput()
+		if err != nil {
+			c.netemErr = fmt.Errorf("kernel has no sch_netem (%s)", strings.TrimSpace(string(out)))
+			return
+		}
+		_ = exec.Command("tc", "-n", c.bridge, "qdisc", "del", "dev", "lo", "root").Run()
+	})
+	return c.netemErr
 }

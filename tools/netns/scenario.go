@@ -20,6 +20,9 @@ import (
 //	kill 3 | stop 3 | cont 3         SIGKILL, SIGSTOP, SIGCONT the daemon
 //	cut 3 | heal 3                   take a host's link down / up
 //	block 1 3 | unblock 1 3          drop / pass what host 1 sends to 3
+//	loss 5% 1 2 3                    drop 5% of each host's packets both
+//	                                 ways (netem, else nftables); 0% clears
+//	delay 20ms 1 2                   add latency both ways (needs netem)
 //	expect 1 2 = 1 2 within 10s      hosts 1 and 2 list members 1 and 2
 //	sleep 500ms
 //
@@ -37,6 +40,7 @@ type Step struct {
 	Hosts   []int
 	Members []uint32
 	Within  time.Duration
+	Percent float64 // loss
 }
 
 // ParseScenario reads a scenario; errors name the line.
@@ -105,6 +109,29 @@ func ParseScenario(name string, r io.Reader) (*Scenario, error) {
 				return nil, errf("%s needs two different hosts: %v", op, err)
 			}
 			s.Steps = append(s.Steps, Step{Line: line, Op: op, Hosts: hosts})
+		case "loss", "delay":
+			if len(args) < 2 {
+				return nil, errf("%s needs an amount and host numbers", op)
+			}
+			hosts, err := s.hostList(args[1:])
+			if err != nil {
+				return nil, errf("%v", err)
+			}
+			st := Step{Line: line, Op: op, Hosts: hosts}
+			if op == "loss" {
+				p, err := strconv.ParseFloat(strings.TrimSuffix(args[0], "%"), 64)
+				if err != nil || !strings.HasSuffix(args[0], "%") || p < 0 || p > 100 {
+					return nil, errf("bad loss %q (0%%..100%%)", args[0])
+				}
+				st.Percent = p
+			} else {
+				d, err := time.ParseDuration(args[0])
+				if err != nil || d <= 0 || d > time.Minute {
+					return nil, errf("bad delay %q", args[0])
+				}
+				st.Within = d
+			}
+			s.Steps = append(s.Steps, st)
 		case "expect":
 			eq := slices.Index(args, "=")
 			wi := slices.Index(args, "within")
@@ -222,6 +249,22 @@ func (s *Scenario) Run(c *Cluster, logf func(string, ...any)) error {
 			}
 			if err := f(b); err != nil {
 				return fail(err)
+			}
+		case "loss", "delay":
+			for _, i := range st.Hosts {
+				h := c.Hosts[i-1]
+				var err error
+				switch {
+				case st.Op == "delay":
+					err = h.Delay(st.Within, 0, Both)
+				case st.Percent == 0:
+					err = h.ClearLoss()
+				default:
+					err = h.Loss(st.Percent, Both)
+				}
+				if err != nil {
+					return fail(err)
+				}
 			}
 		case "sleep":
 			time.Sleep(st.Within)

@@ -51,6 +51,11 @@ func TestParseScenarioErrors(t *testing.T) {
 		"hosts 3\ndaemon crypto":            "not key=value",
 		"hosts 3\nfrobnicate 1":             "unknown step",
 		"hosts 3\nsleep -1s":                "bad duration",
+		"hosts 3\nloss 5 1":                 "bad loss",
+		"hosts 3\nloss 101% 1":              "bad loss",
+		"hosts 3\nloss 5%":                  "needs an amount and host numbers",
+		"hosts 3\nloss 5% 4":                "bad host",
+		"hosts 3\ndelay soon 1":             "bad delay",
 	} {
 		_, err := ParseScenario("x.txt", strings.NewReader(src))
 		if err == nil || !strings.Contains(err.Error(), want) {
