@@ -1,0 +1,32 @@
+// Package heartbeat owns Ringfence's link-level failure detector: probes
+// between ringfenced members on every link, answered by the kernel (an XDP
+// program built with cilium/ebpf's asm package) or, where BPF is not
+// available, by a userspace responder with the same rules.
+//
+// Two questions are kept apart. "Is the host and its link alive" is
+// answered fast, by probes every Interval on their own UDP port (the
+// totem port + 2 unless configured, see Config.Port). "Is the daemon
+// alive" stays with the token. The responder answers only while the
+// daemon's liveness stamp is fresh (younger than Config.Grace, the token
+// timeout), so a hung daemon stops looking alive after its own timeout,
+// and a daemon stalled for less than that is not taken for dead.
+//
+// Engine.Tick, called by the daemon's event loop, refreshes the stamp,
+// sends probes, and reports each peer that was answering and has now been
+// silent on every link for Misses probe intervals. Peers that never
+// answered (not ringfenced, e.g. Corosync in a mixed ring) are never
+// reported. Per peer and link it keeps RTT, loss and last-seen figures
+// (Engine.Links) for `ringfence netmon` and cmap.
+//
+// Wire format (UDP payload, 28 bytes, big endian):
+//
+//	0  "RFHB"   magic
+//	4  1        version
+//	5  type     1 probe, 2 answer
+//	6  link     link (ring) number of the path it travels
+//	7  flags    answers: 1 = answered by the kernel
+//	8  from     nodeid of the sender of this packet
+//	12 to       nodeid it is meant for
+//	16 seq      probe sequence number, echoed
+//	20 stamp    prober's CLOCK_MONOTONIC ns, echoed (RTT)
+package heartbeat

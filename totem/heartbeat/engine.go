@@ -1,0 +1,367 @@
+package heartbeat
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+)
+
+// Defaults.
+const (
+	DefaultInterval = 50 * time.Millisecond
+	DefaultMisses   = 4
+	// PortOffset is added to the totem port when Config.Port is 0: Corosync
+	// uses mcastport and mcastport-1, so +2 is free in every corosync.conf.
+	PortOffset = 2
+	// lossWindow is how many probe intervals the loss figure covers.
+	lossWindow = 20
+)
+
+// Peer is a member reachable on a link.
+type Peer struct {
+	NodeID uint32
+	Addr   netip.Addr
+}
+
+// LinkConfig is one link (ring) of the local node.
+type LinkConfig struct {
+	Number uint8
+	Local  netip.Addr
+	Peers  []Peer
+}
+
+// Config configures an Engine.
+type Config struct {
+	NodeID uint32
+	Port   uint16 // heartbeat UDP port, the same on every node
+	Links  []LinkConfig
+	// Interval between probes (DefaultInterval); a peer is reported after
+	// Misses (DefaultMisses) intervals without an answer on every link.
+	Interval time.Duration
+	Misses   int
+	// Grace is how long the responders keep answering after the last
+	// liveness stamp: the daemon's token timeout.
+	Grace time.Duration
+	// NoBPF skips the XDP responder (userspace only).
+	NoBPF bool
+	// Listen opens a link's socket (ListenUDP when nil).
+	Listen func(netip.AddrPort) (Conn, error)
+	// Now is the monotonic clock in ns (CLOCK_MONOTONIC when nil, the
+	// clock bpf_ktime_get_ns reads).
+	Now func() uint64
+	Log *logrus.Entry
+}
+
+// Monotonic reads CLOCK_MONOTONIC in ns.
+func Monotonic() uint64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return uint64(ts.Nano())
+}
+
+// kernelPath is the in-kernel responder (see xdp.go).
+type kernelPath interface {
+	Stamp(now uint64) error
+	Lookup(k Key) (Record, error)
+	Mode() string
+	Close() error
+}
+
+// Engine probes peers, runs the responders and detects unreachable peers.
+// Tick and the accessors belong to one goroutine (the daemon's loop); the
+// socket readers run on their own.
+type Engine struct {
+	cfg    Config
+	conns  []Conn
+	user   *userTable
+	kernel kernelPath
+	mode   string
+	seq    uint32
+	buf    []byte
+	wg     sync.WaitGroup
+	peers  map[uint32]*peerState
+	order  []uint32
+	// handled counts datagrams the readers finished with.
+	handled atomic.Uint64
+}
+
+type peerState struct {
+	ringfenced  bool // answered at least once
+	unreachable bool // reported, waiting for an answer
+	links       map[uint32]*linkState
+}
+
+type linkState struct {
+	addr     netip.AddrPort
+	sent     uint64
+	answers  uint64 // merged Answers at the last evaluation
+	silent   int    // evaluations in a row without a new answer
+	rec      Record
+	hist     [lossWindow][2]uint64 // (sent, answers) per evaluation
+	histLen  int
+	lastEval uint64
+}
+
+// Open binds the sockets, tries to load the XDP responder and starts the
+// userspace readers. The returned engine runs the userspace path when BPF
+// is not available; Mode and FallbackReason say which and why.
+func Open(cfg Config) (*Engine, error) {
+	if cfg.NodeID == 0 || cfg.Port == 0 || len(cfg.Links) == 0 {
+		return nil, errors.New("heartbeat: need a nodeid, a port and at least one link")
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.Misses <= 0 {
+		cfg.Misses = DefaultMisses
+	}
+	// A healthy daemon must never look stale between two stamps.
+	if min := 3 * cfg.Interval; cfg.Grace < min {
+		cfg.Grace = min
+	}
+	if cfg.Listen == nil {
+		cfg.Listen = ListenUDP
+	}
+	if cfg.Now == nil {
+		cfg.Now = Monotonic
+	}
+	if cfg.Log == nil {
+		l := logrus.New()
+		l.SetLevel(logrus.WarnLevel)
+		cfg.Log = logrus.NewEntry(l)
+	}
+	e := &Engine{cfg: cfg, user: newUserTable(uint64(cfg.Grace)), peers: map[uint32]*peerState{}, buf: make([]byte, 0, PacketLen)}
+	for _, l := range cfg.Links {
+		c, err := cfg.Listen(netip.AddrPortFrom(l.Local, cfg.Port))
+		if err != nil {
+			e.Close()
+			return nil, fmt.Errorf("heartbeat: link %d: %w", l.Number, err)
+		}
+		e.conns = append(e.conns, c)
+		for _, p := range l.Peers {
+			if p.NodeID == cfg.NodeID || p.NodeID == 0 {
+				continue
+			}
+			ps := e.peers[p.NodeID]
+			if ps == nil {
+				ps = &peerState{links: map[uint32]*linkState{}}
+				e.peers[p.NodeID] = ps
+				e.order = append(e.order, p.NodeID)
+			}
+			ps.links[uint32(l.Number)] = &linkState{addr: netip.AddrPortFrom(p.Addr, cfg.Port)}
+		}
+	}
+	slices.Sort(e.order)
+	e.mode = "userspace"
+	if !cfg.NoBPF {
+		k, err := openKernel(cfg)
+		if err != nil {
+			e.mode = "userspace (BPF unavailable: " + err.Error() + ")"
+		} else {
+			e.kernel = k
+			e.mode = k.Mode()
+		}
+	}
+	for i, c := range e.conns {
+		e.wg.Add(1)
+		go e.read(c, cfg.Links[i].Number)
+	}
+	return e, nil
+}
+
+// Mode says which responder runs, for the one start-up log line.
+func (e *Engine) Mode() string { return e.mode }
+
+// Kernel reports whether the XDP responder runs.
+func (e *Engine) Kernel() bool { return e.kernel != nil }
+
+// Interval is the probe interval in use.
+func (e *Engine) Interval() time.Duration { return e.cfg.Interval }
+
+// Close stops the readers and detaches the XDP program.
+func (e *Engine) Close() error {
+	for _, c := range e.conns {
+		c.Close()
+	}
+	e.wg.Wait()
+	if e.kernel != nil {
+		e.kernel.Close()
+		e.kernel = nil
+	}
+	return nil
+}
+
+// read is the userspace responder of one link: it answers probes while
+// the stamp is fresh and records answers. With XDP loaded it only sees
+// what the program let through.
+func (e *Engine) read(c Conn, link uint8) {
+	defer e.wg.Done()
+	buf := make([]byte, 2048)
+	for {
+		n, from, err := c.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		e.handle(c, link, buf[:n], from)
+		e.handled.Add(1)
+	}
+}
+
+func (e *Engine) handle(c Conn, link uint8, b []byte, from netip.AddrPort) {
+	p, err := Parse(b)
+	if err != nil || p.To != e.cfg.NodeID || p.Link != link {
+		return
+	}
+	now := e.cfg.Now()
+	k := Key{Node: p.From, Link: uint32(p.Link)}
+	switch p.Type {
+	case TypeProbe:
+		if e.user.probe(k, now) {
+			_ = c.WriteTo(p.Answer(e.cfg.NodeID, 0).Append(make([]byte, 0, PacketLen)), from)
+		}
+	case TypeAnswer:
+		e.user.answer(k, now, p.Stamp)
+	}
+}
+
+// Tick is called every Interval by the daemon's loop: it refreshes the
+// liveness stamp, evaluates the answers since the previous tick and sends
+// the next probes. It returns the peers that just became unreachable on
+// every link.
+func (e *Engine) Tick() (unreachable []uint32) {
+	now := e.cfg.Now()
+	e.user.stamp.Store(now)
+	if e.kernel != nil {
+		if err := e.kernel.Stamp(now); err != nil {
+			e.cfg.Log.WithError(err).Warn("heartbeat: cannot refresh the liveness stamp")
+		}
+	}
+	for _, id := range e.order {
+		if e.evaluate(id, e.peers[id], now) {
+			unreachable = append(unreachable, id)
+		}
+	}
+	e.probe(now)
+	return unreachable
+}
+
+func (e *Engine) evaluate(id uint32, ps *peerState, now uint64) bool {
+	down := 0
+	for link, ls := range ps.links {
+		k := Key{Node: id, Link: link}
+		rec := e.user.lookup(k)
+		if e.kernel != nil {
+			kr, err := e.kernel.Lookup(k)
+			if err == nil {
+				rec = rec.merge(kr)
+			}
+		}
+		ls.rec = rec
+		if rec.Answers > ls.answers {
+			ls.answers = rec.Answers
+			ls.silent = 0
+			ps.ringfenced = true
+		} else if ls.sent > 0 {
+			ls.silent++
+		}
+		copy(ls.hist[1:], ls.hist[:lossWindow-1])
+		ls.hist[0] = [2]uint64{ls.sent, rec.Answers}
+		if ls.histLen < lossWindow {
+			ls.histLen++
+		}
+		ls.lastEval = now
+		if ls.silent >= e.cfg.Misses {
+			down++
+		}
+	}
+	if !ps.ringfenced {
+		return false
+	}
+	if down < len(ps.links) {
+		if ps.unreachable {
+			ps.unreachable = false
+			e.cfg.Log.Infof("heartbeat: node %d answers again", id)
+		}
+		return false
+	}
+	if ps.unreachable {
+		return false
+	}
+	ps.unreachable = true
+	return true
+}
+
+func (e *Engine) probe(now uint64) {
+	e.seq++
+	for i, l := range e.cfg.Links {
+		for _, id := range e.order {
+			ls := e.peers[id].links[uint32(l.Number)]
+			if ls == nil {
+				continue
+			}
+			p := Packet{Type: TypeProbe, Link: l.Number, From: e.cfg.NodeID, To: id, Seq: e.seq, Stamp: now}
+			e.buf = p.Append(e.buf[:0])
+			if err := e.conns[i].WriteTo(e.buf, ls.addr); err == nil {
+				ls.sent++
+			}
+		}
+	}
+}
+
+// LinkStatus is one peer on one link, as netmon and cmap show it.
+type LinkStatus struct {
+	Node      uint32
+	Link      uint32
+	Addr      netip.Addr
+	RTT       time.Duration // last answer's round trip
+	Loss      float64       // share of the probes of the last lossWindow intervals left unanswered
+	LastSeen  time.Duration // since the last probe or answer from the peer; -1 never
+	Sent      uint64
+	Answers   uint64
+	Probes    uint64 // probes received from the peer
+	Replied   uint64 // of those, answered
+	Reachable bool   // answering (or never ringfenced: not judged)
+	Fenced    bool   // the peer has answered at least once
+}
+
+// Links returns the figures of every peer and link, sorted.
+func (e *Engine) Links() []LinkStatus {
+	now := e.cfg.Now()
+	var out []LinkStatus
+	for _, id := range e.order {
+		ps := e.peers[id]
+		for link, ls := range ps.links {
+			r := ls.rec
+			st := LinkStatus{Node: id, Link: link, Addr: ls.addr.Addr(), RTT: time.Duration(r.RTT), Sent: ls.sent,
+				Answers: r.Answers, Probes: r.Probes, Replied: r.Replied, Fenced: ps.ringfenced,
+				Reachable: ls.silent < e.cfg.Misses, LastSeen: -1}
+			if last := max(r.LastAnswer, r.LastProbe); last != 0 && last <= now {
+				st.LastSeen = time.Duration(now - last)
+			}
+			if ls.histLen >= 2 {
+				newest, oldest := ls.hist[0], ls.hist[ls.histLen-1]
+				// Probes sent before the oldest evaluation have had their
+				// answer counted by the newest one.
+				if sent := newest[0] - oldest[0]; sent > 0 {
+					got := newest[1] - oldest[1]
+					st.Loss = max(0, 1-float64(got)/float64(sent))
+				}
+			}
+			out = append(out, st)
+		}
+	}
+	slices.SortFunc(out, func(a, b LinkStatus) int {
+		if a.Node != b.Node {
+			return int(a.Node) - int(b.Node)
+		}
+		return int(a.Link) - int(b.Link)
+	})
+	return out
+}

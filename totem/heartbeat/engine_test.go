@@ -1,0 +1,192 @@
+package heartbeat
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// cluster is n userspace engines on a MemNet with one virtual clock.
+type cluster struct {
+	t     *testing.T
+	net   *MemNet
+	clock atomic.Uint64
+	eng   map[uint32]*Engine
+	addrs map[uint32]netip.Addr
+}
+
+func addrOf(id uint32) netip.Addr { return netip.AddrFrom4([4]byte{198, 18, 0, byte(id)}) }
+
+func newCluster(t *testing.T, ids []uint32, grace time.Duration) *cluster {
+	c := &cluster{t: t, net: NewMemNet(), eng: map[uint32]*Engine{}, addrs: map[uint32]netip.Addr{}}
+	c.clock.Store(uint64(time.Hour))
+	var peers []Peer
+	for _, id := range ids {
+		peers = append(peers, Peer{NodeID: id, Addr: addrOf(id)})
+	}
+	for _, id := range ids {
+		e, err := Open(Config{NodeID: id, Port: 5407, NoBPF: true, Grace: grace,
+			Links:  []LinkConfig{{Number: 0, Local: addrOf(id), Peers: peers}},
+			Listen: c.net.Listen, Now: c.clock.Load})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		c.eng[id] = e
+	}
+	return c
+}
+
+// step advances the clock one interval, ticks the given engines and
+// returns what each reported; the memory network delivers at once but the
+// readers are goroutines, so give them a moment to answer.
+func (c *cluster) step(ids ...uint32) map[uint32][]uint32 {
+	c.clock.Add(uint64(DefaultInterval))
+	out := map[uint32][]uint32{}
+	for _, id := range ids {
+		if got := c.eng[id].Tick(); len(got) > 0 {
+			out[id] = got
+		}
+	}
+	c.settle()
+	return out
+}
+
+// settle waits until the readers handled every datagram delivered.
+func (c *cluster) settle() {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		var handled uint64
+		for _, e := range c.eng {
+			handled += e.handled.Load()
+		}
+		if handled >= c.net.Delivered.Load() {
+			return
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	c.t.Fatal("readers did not catch up")
+}
+
+func TestEngineReportsCutPeerAfterMisses(t *testing.T) {
+	ids := []uint32{1, 2, 3}
+	c := newCluster(t, ids, time.Second)
+	for i := 0; i < 5; i++ {
+		if got := c.step(ids...); len(got) > 0 {
+			t.Fatalf("healthy step %d reported %v", i, got)
+		}
+	}
+	for _, l := range c.eng[1].Links() {
+		if !l.Fenced || !l.Reachable || l.Answers == 0 || l.Loss != 0 {
+			t.Fatalf("healthy link %+v", l)
+		}
+	}
+	c.net.Cut(addrOf(3))
+	var when int
+	got := map[uint32][]uint32{}
+	for i := 1; i <= DefaultMisses+2 && len(got) < 3; i++ {
+		for id, r := range c.step(ids...) {
+			got[id] = r
+			when = i
+		}
+	}
+	want := map[uint32][]uint32{1: {3}, 2: {3}, 3: {1, 2}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("reports %v, want %v", got, want)
+	}
+	// The first step after the cut still counts the answer to the probe
+	// sent before it; then Misses evaluations without a new answer.
+	if when != DefaultMisses+1 {
+		t.Fatalf("reported after %d intervals, want %d", when, DefaultMisses+1)
+	}
+	// Reported once, not on every tick.
+	if r := c.step(ids...); len(r) > 0 {
+		t.Fatalf("reported again: %v", r)
+	}
+	st := c.eng[1].Links()
+	if st[1].Node != 3 || st[1].Reachable || st[1].Loss == 0 {
+		t.Fatalf("cut link %+v", st[1])
+	}
+	// Heal: answers come back, and a later cut is reported again.
+	c.net.Heal(addrOf(3))
+	c.step(ids...)
+	c.step(ids...)
+	if !c.eng[1].Links()[1].Reachable {
+		t.Fatal("healed link not reachable")
+	}
+	c.net.Cut(addrOf(3))
+	var again []uint32
+	for i := 0; i < DefaultMisses+2 && again == nil; i++ {
+		again = c.step(ids...)[1]
+	}
+	if !slices.Equal(again, []uint32{3}) {
+		t.Fatalf("second cut reported %v", again)
+	}
+}
+
+// A node that never answers (not ringfenced: corosync in a mixed ring, or
+// heartbeat disabled there) is never reported.
+func TestEngineIgnoresPeersThatNeverAnswered(t *testing.T) {
+	c := newCluster(t, []uint32{1, 2}, time.Second)
+	c.eng[2].Close() // node 2 runs no heartbeat at all
+	for i := 0; i < 3*DefaultMisses; i++ {
+		if r := c.step(1); len(r) > 0 {
+			t.Fatalf("step %d reported %v", i, r)
+		}
+	}
+	if l := c.eng[1].Links()[0]; l.Fenced || l.Answers != 0 {
+		t.Fatalf("link %+v", l)
+	}
+}
+
+// A stalled daemon (it stops calling Tick, its socket reader still runs,
+// as the kernel path would) keeps being answered for Grace, then stops:
+// a short stall is not reported, a long one is.
+func TestEngineLivenessStamp(t *testing.T) {
+	ids := []uint32{1, 2}
+	grace := 10 * DefaultInterval
+	c := newCluster(t, ids, grace)
+	for i := 0; i < 3; i++ {
+		c.step(ids...)
+	}
+	// Node 2 stalls for less than its grace: node 1 sees no change.
+	for i := 0; i < 8; i++ {
+		if r := c.step(1); len(r) > 0 {
+			t.Fatalf("short stall reported at %d: %v", i, r)
+		}
+	}
+	c.step(ids...)
+	// Now a long stall: answers stop once the stamp is older than grace.
+	var got []uint32
+	n := 0
+	for ; n < 30 && got == nil; n++ {
+		got = c.step(1)[1]
+	}
+	if !slices.Equal(got, []uint32{2}) {
+		t.Fatalf("long stall never reported: %v", got)
+	}
+	// Stamp at step 0 of the stall; answered while age <= grace (10
+	// intervals), then Misses silent evaluations.
+	if n < 10 || n > 10+DefaultMisses+1 {
+		t.Fatalf("long stall reported after %d intervals, want about %d", n, 10+DefaultMisses)
+	}
+	// The stalled node itself, back to work, does not report node 1 that
+	// answered all along, even though its own ticks stopped for a while.
+	for i := 0; i < DefaultMisses+2; i++ {
+		if r := c.step(ids...)[2]; r != nil {
+			t.Fatalf("resumed node reported %v", r)
+		}
+	}
+}
+
+func TestOpenRefusesBadConfig(t *testing.T) {
+	if _, err := Open(Config{NodeID: 1, Port: 5407}); err == nil {
+		t.Fatal("no links accepted")
+	}
+	if _, err := Open(Config{Port: 5407, Links: []LinkConfig{{}}}); err == nil {
+		t.Fatal("nodeid 0 accepted")
+	}
+}

@@ -1,0 +1,347 @@
+package heartbeat
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/bits"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/rlimit"
+)
+
+// XDP return codes.
+const (
+	xdpDrop = 1
+	xdpPass = 2
+	xdpTx   = 3
+)
+
+// Offsets in an untagged Ethernet + IPv4 (no options) + UDP frame.
+const (
+	offEthType  = 12
+	offIPVerIHL = 14
+	offIPProto  = 23
+	offIPSrc    = 26
+	offIPDst    = 30
+	offUDPSrc   = 34
+	offUDPDst   = 36
+	offUDPCsum  = 40
+	offPayload  = 42
+	frameLen    = offPayload + PacketLen
+)
+
+// recordSize is the BPF map value: Record's six u64.
+const recordSize = 48
+
+// stampSize is the config map value: liveness stamp and grace, ns.
+const stampSize = 16
+
+// maps holds the program's two maps.
+type maps struct {
+	records *ebpf.Map // hash Key → Record
+	stamp   *ebpf.Map // array[1] {stamp, grace}
+}
+
+func newMaps(peers int) (*maps, error) {
+	rec, err := ebpf.NewMap(&ebpf.MapSpec{Name: "rf_hb_records", Type: ebpf.Hash, KeySize: 8, ValueSize: recordSize, MaxEntries: uint32(max(64, 4*peers))})
+	if err != nil {
+		return nil, err
+	}
+	st, err := ebpf.NewMap(&ebpf.MapSpec{Name: "rf_hb_stamp", Type: ebpf.Array, KeySize: 4, ValueSize: stampSize, MaxEntries: 1})
+	if err != nil {
+		rec.Close()
+		return nil, err
+	}
+	return &maps{records: rec, stamp: st}, nil
+}
+
+func (m *maps) Close() {
+	m.records.Close()
+	m.stamp.Close()
+}
+
+// program builds the responder for nodeID on UDP port:
+//
+//   - a probe for nodeID: record it; while now - stamp <= grace, turn it
+//     into an answer in place (swap MACs, addresses, ports, from/to; UDP
+//     checksum 0, which IPv4 allows; the IP checksum is unchanged by the
+//     swap) and XDP_TX it; otherwise drop it, like a hung daemon would;
+//   - an answer for nodeID: record it and its RTT, drop it;
+//   - anything else: XDP_PASS.
+//
+// Loads from the packet read network order into a little-endian register,
+// so constants are compared byte-swapped and fields are swapped back with
+// HostTo(BE). Word compares use the 32-bit jumps: a 64-bit compare would
+// sign-extend the immediate.
+func program(nodeID uint32, port uint16, m *maps) asm.Instructions {
+	const (
+		rCtx   = asm.R6
+		rData  = asm.R7
+		rEnd   = asm.R8
+		rNow   = asm.R9
+		rRec   = asm.R6 // after the packet pointers are loaded
+		keyOff = -8
+		valOff = -56
+		idxOff = -12
+	)
+	magicLE := int32(binary.LittleEndian.Uint32(magic[:]))
+	return asm.Instructions{
+		asm.Mov.Reg(rCtx, asm.R1),
+		asm.LoadMem(rData, rCtx, 0, asm.Word),
+		asm.LoadMem(rEnd, rCtx, 4, asm.Word),
+		asm.Mov.Reg(asm.R2, rData),
+		asm.Add.Imm(asm.R2, frameLen),
+		asm.JGT.Reg(asm.R2, rEnd, "pass"),
+		asm.LoadMem(asm.R2, rData, offEthType, asm.Half),
+		asm.JNE.Imm(asm.R2, int32(bits.ReverseBytes16(0x0800)), "pass"),
+		asm.LoadMem(asm.R2, rData, offIPVerIHL, asm.Byte),
+		asm.JNE.Imm(asm.R2, 0x45, "pass"),
+		asm.LoadMem(asm.R2, rData, offIPProto, asm.Byte),
+		asm.JNE.Imm(asm.R2, 17, "pass"),
+		asm.LoadMem(asm.R2, rData, offUDPDst, asm.Half),
+		asm.JNE.Imm(asm.R2, int32(bits.ReverseBytes16(port)), "pass"),
+		asm.LoadMem(asm.R2, rData, offPayload, asm.Word),
+		asm.JNE.Imm32(asm.R2, magicLE, "pass"),
+		asm.LoadMem(asm.R2, rData, offPayload+4, asm.Byte),
+		asm.JNE.Imm(asm.R2, version, "pass"),
+		asm.LoadMem(asm.R2, rData, offPayload+12, asm.Word),
+		asm.JNE.Imm32(asm.R2, int32(bits.ReverseBytes32(nodeID)), "pass"),
+		asm.LoadMem(asm.R2, rData, offPayload+5, asm.Byte),
+		asm.JEq.Imm(asm.R2, TypeProbe, "known"),
+		asm.JNE.Imm(asm.R2, TypeAnswer, "pass"),
+
+		// key = {from (host order), link}
+		asm.LoadMem(asm.R2, rData, offPayload+8, asm.Word).WithSymbol("known"),
+		asm.HostTo(asm.BE, asm.R2, asm.Word),
+		asm.StoreMem(asm.R10, keyOff, asm.R2, asm.Word),
+		asm.LoadMem(asm.R2, rData, offPayload+6, asm.Byte),
+		asm.StoreMem(asm.R10, keyOff+4, asm.R2, asm.Word),
+		asm.FnKtimeGetNs.Call(),
+		asm.Mov.Reg(rNow, asm.R0),
+		asm.LoadMapPtr(asm.R1, m.records.FD()),
+		asm.Mov.Reg(asm.R2, asm.R10),
+		asm.Add.Imm(asm.R2, keyOff),
+		asm.FnMapLookupElem.Call(),
+		asm.JNE.Imm(asm.R0, 0, "have"),
+		asm.Mov.Imm(asm.R3, 0),
+		asm.StoreMem(asm.R10, valOff, asm.R3, asm.DWord),
+		asm.StoreMem(asm.R10, valOff+8, asm.R3, asm.DWord),
+		asm.StoreMem(asm.R10, valOff+16, asm.R3, asm.DWord),
+		asm.StoreMem(asm.R10, valOff+24, asm.R3, asm.DWord),
+		asm.StoreMem(asm.R10, valOff+32, asm.R3, asm.DWord),
+		asm.StoreMem(asm.R10, valOff+40, asm.R3, asm.DWord),
+		asm.LoadMapPtr(asm.R1, m.records.FD()),
+		asm.Mov.Reg(asm.R2, asm.R10),
+		asm.Add.Imm(asm.R2, keyOff),
+		asm.Mov.Reg(asm.R3, asm.R10),
+		asm.Add.Imm(asm.R3, valOff),
+		asm.Mov.Imm(asm.R4, 0), // BPF_ANY: a racing insert is fine
+		asm.FnMapUpdateElem.Call(),
+		asm.LoadMapPtr(asm.R1, m.records.FD()),
+		asm.Mov.Reg(asm.R2, asm.R10),
+		asm.Add.Imm(asm.R2, keyOff),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, "pass"),
+
+		asm.Mov.Reg(rRec, asm.R0).WithSymbol("have"),
+		asm.Mov.Imm(asm.R1, 1),
+		asm.LoadMem(asm.R2, rData, offPayload+5, asm.Byte),
+		asm.JEq.Imm(asm.R2, TypeAnswer, "answer"),
+
+		// A probe.
+		asm.StoreMem(rRec, 0, rNow, asm.DWord),
+		asm.AddAtomic.Mem(rRec, asm.R1, asm.DWord, 24),
+		asm.StoreImm(asm.R10, idxOff, 0, asm.Word),
+		asm.LoadMapPtr(asm.R1, m.stamp.FD()),
+		asm.Mov.Reg(asm.R2, asm.R10),
+		asm.Add.Imm(asm.R2, idxOff),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, "drop"),
+		asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
+		asm.LoadMem(asm.R2, asm.R0, 8, asm.DWord),
+		asm.JEq.Imm(asm.R1, 0, "drop"),
+		asm.JGE.Reg(asm.R1, rNow, "reply"),
+		asm.Mov.Reg(asm.R3, rNow),
+		asm.Sub.Reg(asm.R3, asm.R1),
+		asm.JGT.Reg(asm.R3, asm.R2, "drop"),
+
+		asm.LoadMem(asm.R1, rData, 0, asm.Word).WithSymbol("reply"),
+		asm.LoadMem(asm.R2, rData, 4, asm.Half),
+		asm.LoadMem(asm.R3, rData, 6, asm.Word),
+		asm.LoadMem(asm.R4, rData, 10, asm.Half),
+		asm.StoreMem(rData, 0, asm.R3, asm.Word),
+		asm.StoreMem(rData, 4, asm.R4, asm.Half),
+		asm.StoreMem(rData, 6, asm.R1, asm.Word),
+		asm.StoreMem(rData, 10, asm.R2, asm.Half),
+		asm.LoadMem(asm.R1, rData, offIPSrc, asm.Word),
+		asm.LoadMem(asm.R2, rData, offIPDst, asm.Word),
+		asm.StoreMem(rData, offIPSrc, asm.R2, asm.Word),
+		asm.StoreMem(rData, offIPDst, asm.R1, asm.Word),
+		asm.LoadMem(asm.R1, rData, offUDPSrc, asm.Half),
+		asm.LoadMem(asm.R2, rData, offUDPDst, asm.Half),
+		asm.StoreMem(rData, offUDPSrc, asm.R2, asm.Half),
+		asm.StoreMem(rData, offUDPDst, asm.R1, asm.Half),
+		asm.StoreImm(rData, offUDPCsum, 0, asm.Half),
+		asm.StoreImm(rData, offPayload+5, TypeAnswer, asm.Byte),
+		asm.StoreImm(rData, offPayload+7, FlagKernel, asm.Byte),
+		asm.LoadMem(asm.R1, rData, offPayload+8, asm.Word),
+		asm.LoadMem(asm.R2, rData, offPayload+12, asm.Word),
+		asm.StoreMem(rData, offPayload+8, asm.R2, asm.Word),
+		asm.StoreMem(rData, offPayload+12, asm.R1, asm.Word),
+		asm.Mov.Imm(asm.R1, 1),
+		asm.AddAtomic.Mem(rRec, asm.R1, asm.DWord, 40),
+		asm.Mov.Imm(asm.R0, xdpTx),
+		asm.Return(),
+
+		// An answer: last seen, RTT from the echoed stamp, count.
+		asm.StoreMem(rRec, 8, rNow, asm.DWord).WithSymbol("answer"),
+		asm.AddAtomic.Mem(rRec, asm.R1, asm.DWord, 32),
+		asm.LoadMem(asm.R1, rData, offPayload+20, asm.DWord),
+		asm.HostTo(asm.BE, asm.R1, asm.DWord),
+		asm.JGT.Reg(asm.R1, rNow, "drop"),
+		asm.Mov.Reg(asm.R2, rNow),
+		asm.Sub.Reg(asm.R2, asm.R1),
+		asm.StoreMem(rRec, 16, asm.R2, asm.DWord),
+
+		asm.Mov.Imm(asm.R0, xdpDrop).WithSymbol("drop"),
+		asm.Return(),
+		asm.Mov.Imm(asm.R0, xdpPass).WithSymbol("pass"),
+		asm.Return(),
+	}
+}
+
+// xdpPath is the loaded program, its maps and its links.
+type xdpPath struct {
+	maps  *maps
+	prog  *ebpf.Program
+	links []link.Link
+	ifs   []string
+	key   [8]byte
+	val   [stampSize]byte
+	grace uint64
+}
+
+func loadProgram(cfg Config) (*maps, *ebpf.Program, error) {
+	// Only needed before 5.11 (memcg accounting); harmless after.
+	_ = rlimit.RemoveMemlock()
+	peers := 0
+	for _, l := range cfg.Links {
+		peers += len(l.Peers)
+	}
+	m, err := newMaps(peers)
+	if err != nil {
+		return nil, nil, err
+	}
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name: "rf_heartbeat", Type: ebpf.XDP, License: "GPL",
+		Instructions: program(cfg.NodeID, cfg.Port, m),
+	})
+	if err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	return m, prog, nil
+}
+
+// openKernel loads the program and attaches it (generic XDP: it works on
+// veth without an XDP program on the peer, which native XDP_TX needs) to
+// the interface of every link.
+func openKernel(cfg Config) (kernelPath, error) {
+	m, prog, err := loadProgram(cfg)
+	if err != nil {
+		return nil, classify(err)
+	}
+	x := &xdpPath{maps: m, prog: prog, grace: uint64(cfg.Grace)}
+	seen := map[int]bool{}
+	for _, l := range cfg.Links {
+		ifi, err := interfaceOf(l.Local)
+		if err != nil {
+			x.Close()
+			return nil, err
+		}
+		if seen[ifi.Index] {
+			continue
+		}
+		seen[ifi.Index] = true
+		lk, err := link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifi.Index, Flags: link.XDPGenericMode})
+		if err != nil {
+			x.Close()
+			return nil, fmt.Errorf("attach XDP to %s: %w", ifi.Name, classify(err))
+		}
+		x.links = append(x.links, lk)
+		x.ifs = append(x.ifs, ifi.Name)
+	}
+	return x, nil
+}
+
+// classify shortens the common "not allowed" failures to one clear cause.
+func classify(err error) error {
+	var ve *ebpf.VerifierError
+	switch {
+	case errors.As(err, &ve):
+		return fmt.Errorf("verifier rejected the program: %w", err)
+	case errors.Is(err, ebpf.ErrNotSupported):
+		return fmt.Errorf("kernel lacks support: %w", err)
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("not permitted (needs CAP_BPF and CAP_NET_ADMIN): %w", err)
+	}
+	return err
+}
+
+func interfaceOf(a netip.Addr) (*net.Interface, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, err
+	}
+	for i := range ifs {
+		addrs, err := ifs[i].Addrs()
+		if err != nil {
+			continue
+		}
+		for _, ad := range addrs {
+			if pn, ok := ad.(*net.IPNet); ok {
+				if ip, ok := netip.AddrFromSlice(pn.IP); ok && ip.Unmap() == a.Unmap() {
+					return &ifs[i], nil
+				}
+			}
+		}
+	}
+	return nil, fmt.Errorf("no interface holds %s", a)
+}
+
+func (x *xdpPath) Mode() string {
+	return "kernel (XDP generic mode on " + strings.Join(x.ifs, ",") + ")"
+}
+
+func (x *xdpPath) Stamp(now uint64) error {
+	binary.LittleEndian.PutUint64(x.val[0:], now)
+	binary.LittleEndian.PutUint64(x.val[8:], x.grace)
+	return x.maps.stamp.Update(uint32(0), x.val[:], ebpf.UpdateAny)
+}
+
+func (x *xdpPath) Lookup(k Key) (Record, error) {
+	var r Record
+	binary.LittleEndian.PutUint32(x.key[0:], k.Node)
+	binary.LittleEndian.PutUint32(x.key[4:], k.Link)
+	err := x.maps.records.Lookup(x.key[:], &r)
+	if errors.Is(err, ebpf.ErrKeyNotExist) {
+		return Record{}, nil
+	}
+	return r, err
+}
+
+func (x *xdpPath) Close() error {
+	for _, l := range x.links {
+		l.Close()
+	}
+	x.prog.Close()
+	x.maps.Close()
+	return nil
+}
