@@ -73,7 +73,9 @@ type Machine struct {
 	primaryDesignated bool
 
 	runtime map[string]RuntimeValue
-	out     Ready
+	// runtimeGen counts changes of runtime (see RuntimeGen).
+	runtimeGen uint64
+	out        Ready
 }
 
 // New builds the machine from configuration as corosync's votequorum

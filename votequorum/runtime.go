@@ -27,12 +27,23 @@ func b2u(b bool) uint32 {
 }
 
 func (m *Machine) setRuntimeU8(key string, v bool) {
-	m.runtime[key] = RuntimeValue{U8: true, Value: b2u(v)}
+	m.setRuntime(key, RuntimeValue{U8: true, Value: b2u(v)})
 }
 
 func (m *Machine) setRuntimeU32(key string, v uint32) {
-	m.runtime[key] = RuntimeValue{Value: v}
+	m.setRuntime(key, RuntimeValue{Value: v})
 }
+
+func (m *Machine) setRuntime(key string, v RuntimeValue) {
+	if old, ok := m.runtime[key]; !ok || old != v {
+		m.runtime[key] = v
+		m.runtimeGen++
+	}
+}
+
+// RuntimeGen counts changes of the runtime keys, so that a driver calling
+// after every event copies RuntimeKeys only when something changed.
+func (m *Machine) RuntimeGen() uint64 { return m.runtimeGen }
 
 // RuntimeKey is one runtime.votequorum.* key and its value.
 type RuntimeKey struct {

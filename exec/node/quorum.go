@@ -34,6 +34,10 @@ type voteService struct {
 	// inSync collects SyncProcess's own messages instead.
 	inSync bool
 	sync   []exec.Message
+	// keysGen is the machine's RuntimeGen last copied into cmap; keysDone
+	// says a copy happened at all.
+	keysGen  uint64
+	keysDone bool
 }
 
 func newVoteService(cfg votequorum.Config, log *logrus.Logger, store *cmap.Store) (*voteService, error) {
@@ -75,11 +79,14 @@ func (v *voteService) SyncProcess() (bool, []exec.Message) {
 func (v *voteService) SyncActivate() { v.m.SyncActivate(); v.collect() }
 func (v *voteService) SyncAbort()    { v.m.SyncAbort(); v.collect() }
 
+// tick fires due timers and flushes what IPC requests (SETEXPECTED,
+// SETVOTES, QDEVICE_*) left in the machine: their RECONFIGURE and
+// NODEINFO messages must reach the ring now, not with the next delivery.
 func (v *voteService) tick(now time.Time) {
 	if d, ok := v.m.NextDeadline(); ok && !now.Before(d) {
 		v.m.Tick(now)
-		v.collect()
 	}
+	v.collect()
 }
 
 // takeOut returns the messages queued outside a sync.
@@ -102,6 +109,11 @@ func (v *voteService) queue(msgs ...exec.Message) {
 
 func (v *voteService) collect() {
 	v.ipc.Flush()
+	if gen := v.m.RuntimeGen(); v.keysDone && gen == v.keysGen {
+		return
+	} else {
+		v.keysGen, v.keysDone = gen, true
+	}
 	for _, k := range v.m.RuntimeKeys() {
 		var val cmap.Value
 		if k.Value.U8 {
