@@ -14,7 +14,8 @@ import (
 func TestNetnsPacemakerOnRingfenced(t *testing.T) {
 	needPacemaker(t)
 	pc := newPcmkCluster(t, stackRingfenced, stackRingfenced, stackRingfenced)
-	runPcmkFailover(pc)
+	o := runPcmkFailover(pc)
+	ringfencedOutcome = &o
 }
 
 func tail(s string, n int) string {
@@ -36,4 +37,27 @@ func grepLines(s string, words ...string) string {
 		}
 	}
 	return tail(strings.Join(out, "\n"), 40)
+}
+
+// ringfencedOutcome keeps TestNetnsPacemakerOnRingfenced's outcome so the
+// comparison below need not play the ringfenced side again.
+var ringfencedOutcome *pcmkOutcome
+
+// TestNetnsPacemakerSameOnCorosync plays the same scenario on Debian's
+// corosync 3.1.7 and checks Pacemaker does the same things as on
+// ringfenced: the killed node is fenced, the resource relocates, the node
+// rejoins and the resource stays where it went.
+func TestNetnsPacemakerSameOnCorosync(t *testing.T) {
+	needPacemaker(t)
+	co := runPcmkFailover(newPcmkCluster(t, stackCorosync, stackCorosync, stackCorosync))
+	rf := ringfencedOutcome
+	if rf == nil {
+		o := runPcmkFailover(newPcmkCluster(t, stackRingfenced, stackRingfenced, stackRingfenced))
+		rf = &o
+	}
+	if err := rf.same(co); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("same outcome: %s killed and fenced, dummy relocated, node rejoined; relocation %.2fs on ringfenced, %.2fs on corosync",
+		rf.Victim, rf.Relocate.Seconds(), co.Relocate.Seconds())
 }
