@@ -191,6 +191,22 @@ func voteConfig(cfg *coroconf.Config, s Settings) (votequorum.Config, bool) {
 	}
 	vc.AllowDownscale = flag("quorum.allow_downscale")
 	vc.ExpectedVotesTracking = flag("quorum.expected_votes_tracking")
+	// quorum.device.*: votequorum reads the model (its presence enables
+	// the device API), the votes and the two timeouts; corosync-qdevice
+	// reads the rest (net.*, heuristics) from cmap itself.
+	if model, ok := str("quorum.device.model"); ok {
+		vc.Qdevice.Model = model
+		if v, ok := num("quorum.device.votes"); ok {
+			vc.Qdevice.Votes = &v
+		}
+		if v, ok := num("quorum.device.timeout"); ok {
+			vc.Qdevice.TimeoutMS = &v
+		}
+		if v, ok := num("quorum.device.sync_timeout"); ok {
+			vc.Qdevice.SyncTimeoutMS = &v
+		}
+		vc.Qdevice.MasterWins = flag("quorum.device.master_wins")
+	}
 	vc.EVStore = &evFile{path: filepath.Join(s.StateDir, "ev_tracking")}
 	return vc, true
 }

@@ -288,6 +288,9 @@ func checkStatus(t *testing.T, pair []*quorumCluster, st quorumStep) error {
 		}
 		if ok && same {
 			t.Logf("line %d: hosts %v of both clusters show %s after %v", st.Line, st.Hosts, summary(outs[0][0]), time.Since(start).Round(time.Millisecond))
+			if testing.Verbose() {
+				t.Logf("node %d:\n%s", st.Hosts[0], outs[0][0])
+			}
 			return nil
 		}
 		// Once the verdicts hold, the outputs get a few seconds to agree
