@@ -1,0 +1,218 @@
+package node
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// rscSample is one look at where the Dummy runs during the migration.
+type rscSample struct {
+	at    time.Duration
+	step  string // the migration step under way
+	where []string
+}
+
+// rscWatch polls where rsc runs every 500ms from a node that is not being
+// switched, until stopped.
+type rscWatch struct {
+	pc    *pcmkCluster
+	rsc   string
+	start time.Time
+
+	mu      sync.Mutex
+	step    string
+	busy    string // node being switched: not asked
+	samples []rscSample
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func (pc *pcmkCluster) watch(rsc string) *rscWatch {
+	w := &rscWatch{pc: pc, rsc: rsc, start: time.Now(), stop: make(chan struct{}), done: make(chan struct{})}
+	go w.loop()
+	return w
+}
+
+func (w *rscWatch) setStep(step, busy string) {
+	w.mu.Lock()
+	w.step, w.busy = step, busy
+	w.mu.Unlock()
+}
+
+func (w *rscWatch) loop() {
+	defer close(w.done)
+	for {
+		w.mu.Lock()
+		step, busy := w.step, w.busy
+		w.mu.Unlock()
+		for _, n := range w.pc.nodes {
+			if n.name == busy {
+				continue
+			}
+			where, err := w.pc.locate(n, w.rsc)
+			if err != nil {
+				continue
+			}
+			w.mu.Lock()
+			w.samples = append(w.samples, rscSample{at: time.Since(w.start), step: step, where: where})
+			w.mu.Unlock()
+			break
+		}
+		select {
+		case <-w.stop:
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func (w *rscWatch) finish() []rscSample {
+	close(w.stop)
+	<-w.done
+	return w.samples
+}
+
+// checkStayedUp asserts what "the resource stays up" means here:
+//   - it never runs on two nodes at once;
+//   - while a node that does not host it is switched, it never stops or
+//     moves;
+//   - it moves at most once, during the step that switches its own node,
+//     and that move is clean: a stop on the old node, then a start on one
+//     other node, with no gap longer than maxGap.
+func checkStayedUp(t *testing.T, samples []rscSample, maxGap time.Duration) (moves int, gap time.Duration) {
+	t.Helper()
+	if len(samples) < 10 {
+		t.Fatalf("only %d samples of the resource's location", len(samples))
+	}
+	if len(samples[0].where) != 1 {
+		t.Fatalf("resource not running when the migration began: %v", samples[0].where)
+	}
+	at := samples[0].where[0]
+	var gapStart time.Duration = -1
+	for _, s := range samples {
+		switch len(s.where) {
+		case 0:
+			if gapStart < 0 {
+				gapStart = s.at
+			}
+			if !strings.Contains(s.step, at) {
+				t.Fatalf("%v (%s): resource stopped on %s while another node was switched", s.at, s.step, at)
+			}
+		case 1:
+			if gapStart >= 0 {
+				gap = max(gap, s.at-gapStart)
+				gapStart = -1
+			}
+			if s.where[0] != at {
+				if !strings.Contains(s.step, at) {
+					t.Fatalf("%v (%s): resource moved %s -> %s while another node was switched", s.at, s.step, at, s.where[0])
+				}
+				moves++
+				at = s.where[0]
+			}
+		default:
+			t.Fatalf("%v (%s): resource active on %v", s.at, s.step, s.where)
+		}
+	}
+	if gapStart >= 0 {
+		t.Fatalf("resource not running at the end of the migration (since %v)", gapStart)
+	}
+	if moves > 1 {
+		t.Fatalf("resource moved %d times, want at most once", moves)
+	}
+	if gap > maxGap {
+		t.Fatalf("resource was down for %v during its move, want at most %v", gap, maxGap)
+	}
+	return moves, gap
+}
+
+// switchStack stops Pacemaker and the daemon on n and starts the other
+// daemon with the same corosync.conf, then Pacemaker again, and waits
+// until every node sees all three online with one DC.
+func (pc *pcmkCluster) switchStack(n *pcmkNode, stack string) {
+	pc.t.Helper()
+	pc.stopNode(n)
+	var others []*pcmkNode
+	for _, m := range pc.nodes {
+		if m != n {
+			others = append(others, m)
+		}
+	}
+	pc.waitView(others, 60*time.Second)
+	n.stack = stack
+	pc.startDaemon(n)
+	pc.startPacemaker(n)
+	pc.waitView(pc.nodes, 120*time.Second)
+	pc.checkTools(pc.nodes)
+}
+
+// TestNetnsPacemakerRollingMigration migrates a Pacemaker cluster from
+// corosync 3.1.7 to ringfenced one node at a time (stop Pacemaker and
+// corosync, start ringfenced with the same corosync.conf, start
+// Pacemaker), the node hosting the Dummy last, through the mixed cluster
+// of one corosync and two ringfenced nodes; then rolls one node back to
+// corosync. The Dummy stays up as checkStayedUp defines; nothing is
+// fenced and no action fails. Long: runs with RINGFENCE_PCMK_FULL=1 or
+// RINGFENCE_BENCH=1.
+func TestNetnsPacemakerRollingMigration(t *testing.T) {
+	if os.Getenv("RINGFENCE_PCMK_FULL") != "1" && os.Getenv("RINGFENCE_BENCH") != "1" {
+		t.Skip("long (about 2 minutes): set RINGFENCE_PCMK_FULL=1")
+	}
+	needPacemaker(t)
+	pc := newPcmkCluster(t, stackCorosync, stackCorosync, stackCorosync)
+	pc.startAll()
+	dc := pc.waitView(pc.nodes, 120*time.Second)
+	pc.checkTools(pc.nodes)
+	var host string
+	for _, n := range pc.nodes {
+		if n.name != dc {
+			host = n.name
+		}
+	}
+	pc.configure(pc.node(dc), host)
+	pc.waitRunningOn(pc.node(dc), "dummy", 60*time.Second, func(at string) bool { return at == host })
+	t.Logf("all corosync: DC %s, dummy on %s", dc, host)
+
+	order := []*pcmkNode{}
+	for _, n := range pc.nodes {
+		if n.name != host {
+			order = append(order, n)
+		}
+	}
+	order = append(order, pc.node(host))
+	w := pc.watch("dummy")
+	for i, n := range order {
+		step := fmt.Sprintf("switch %s to ringfenced", n.name)
+		w.setStep(step, n.name)
+		start := time.Now()
+		pc.switchStack(n, stackRingfenced)
+		t.Logf("%s: done in %.1fs, cluster now %v", step, time.Since(start).Seconds(), pc.stacks())
+		if i == 1 {
+			// The mixed cluster: one corosync, two ringfenced.
+			where, err := pc.locate(pc.node(dc), "dummy")
+			if err != nil || len(where) != 1 || where[0] != host {
+				t.Fatalf("mixed cluster %v: dummy on %v (%v), want %s", pc.stacks(), where, err, host)
+			}
+		}
+	}
+	back := order[0]
+	w.setStep(fmt.Sprintf("roll %s back to corosync", back.name), back.name)
+	pc.switchStack(back, stackCorosync)
+	t.Logf("rolled %s back: cluster now %v", back.name, pc.stacks())
+	w.setStep("done", "")
+	time.Sleep(time.Second)
+	moves, gap := checkStayedUp(t, w.finish(), 20*time.Second)
+
+	any := pc.nodes[0]
+	if hist := pc.fenceHistory(any, "*"); !strings.Contains(hist, "0 events found") {
+		t.Fatalf("fencing during the migration:\n%s", hist)
+	}
+	if mon := pc.mustRun(any, "crm_mon", "-1"); strings.Contains(mon, "Failed") {
+		t.Fatalf("failed actions after the migration:\n%s", mon)
+	}
+	t.Logf("dummy stayed up: %d clean move(s), longest gap %v; no fencing, no failed actions", moves, gap)
+}
