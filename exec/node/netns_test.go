@@ -318,6 +318,15 @@ func TestNetnsMixedWithCorosync(t *testing.T) {
 		t.Logf("corosync-quorumtool -l on the ringfenced node:\n%s", out)
 	}
 
+	// libcpg clients on both kinds of node exchange messages: each
+	// delivers everyone's, in one order.
+	if bin, why := cpgExchangeBinary(t); why == "" {
+		order := cpgExchange(t, bin, c.Hosts, "rfmixed", 200)
+		t.Logf("libcpg clients on corosync nodes 1, 2 and ringfenced node 3: %d messages in one order (interleaved: %v)", len(order), interleaved(order))
+	} else {
+		t.Log("cpg exchange skipped:", why)
+	}
+
 	start = time.Now()
 	if err := p3.Kill(); err != nil {
 		t.Fatal(err)
