@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"math/rand/v2"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ringfence/ringfence/exec/node"
 )
 
 type syncBuf struct {
@@ -71,8 +74,8 @@ func TestDaemonSingleNode(t *testing.T) {
 	d2 := osexec.Command(bin, "-f", "-c", confPath)
 	d2.Env = env
 	out, err := d2.CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "already running") {
-		t.Fatalf("second instance: %v\n%s", err, out)
+	if err == nil || !strings.Contains(string(out), "already running") || d2.ProcessState.ExitCode() != exitAlreadyRunning {
+		t.Fatalf("second instance: %v (want exit %d)\n%s", err, exitAlreadyRunning, out)
 	}
 
 	if err := d1.Process.Signal(syscall.SIGTERM); err != nil {
@@ -89,5 +92,50 @@ func TestDaemonSingleNode(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "ringid_1")); err != nil || len(b) != 8 || b[0] == 0 {
 		t.Fatalf("ringid_1: %v %x", err, b)
+	}
+}
+
+// holdPidFileEnv makes the test binary a helper process that holds the
+// pid lock of the named file until killed (fcntl locks do not conflict
+// within one process, so the holder must be another one).
+const holdPidFileEnv = "RINGFENCE_TEST_HOLD_PIDFILE"
+
+func TestMain(m *testing.M) {
+	if path := os.Getenv(holdPidFileEnv); path != "" {
+		if _, err := node.LockPidFile(path); err != nil {
+			fmt.Println("lock:", err)
+			os.Exit(1)
+		}
+		fmt.Println("locked")
+		time.Sleep(time.Minute)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestAlreadyRunningExits18: with the pid file locked by another process
+// (a running corosync or ringfenced), ringfenced -f says so and exits
+// with corosync's COROSYNC_DONE_ALREADY_RUNNING, 18.
+func TestAlreadyRunningExits18(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "corosync.pid")
+	holder := osexec.Command(os.Args[0], "-test.run=^$")
+	holder.Env = append(os.Environ(), holdPidFileEnv+"="+pidFile)
+	stdout, err := holder.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { holder.Process.Kill(); holder.Wait() }()
+	line, _ := bufio.NewReader(stdout).ReadString('\n')
+	if line != "locked\n" {
+		t.Fatalf("holder: %q", line)
+	}
+	t.Setenv(pidFileEnv, pidFile)
+	conf := writeConf(t, loopbackConf+"logging {\n\tto_stderr: yes\n\tto_syslog: no\n}\n")
+	code, _, stderr := runCLI("-f", "-c", conf)
+	if code != exitAlreadyRunning || exitAlreadyRunning != 18 || !strings.Contains(stderr, "already running") {
+		t.Fatalf("exit %d, want 18 (COROSYNC_DONE_ALREADY_RUNNING); stderr:\n%s", code, stderr)
 	}
 }

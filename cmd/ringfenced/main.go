@@ -11,6 +11,7 @@ import (
 
 	"github.com/ringfence/ringfence/cmap"
 	"github.com/ringfence/ringfence/cmap/coroconf"
+	"github.com/ringfence/ringfence/exec/node"
 )
 
 // version is set at link time (-ldflags "-X main.version=...").
@@ -26,6 +27,10 @@ const (
 	exitLogConfig   = 7 // COROSYNC_DONE_LOGCONFIGREAD
 	exitMainConfig  = 8 // COROSYNC_DONE_MAINCONFIGREAD
 	exitUsageFailed = 2
+	// exitAlreadyRunning is COROSYNC_DONE_ALREADY_RUNNING: the pid file is
+	// locked by another corosync or ringfenced. Scripts and systemd tell
+	// it from a real failure by this code.
+	exitAlreadyRunning = 18
 )
 
 func main() {
@@ -104,6 +109,9 @@ func cli(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := run(cfg, o.foreground, mainLog); err != nil {
 		mainLog.Error(err)
+		if errors.Is(err, node.ErrAlreadyRunning) {
+			return exitAlreadyRunning
+		}
 		return exitFailure
 	}
 	return exitOK
