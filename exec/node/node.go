@@ -623,10 +623,17 @@ func (n *Node) send(m exec.Message) error {
 }
 
 // flush hands the partly filled packet to srp. Corosync flushes when the
-// token arrives; srp keeps the packet queued until then anyway, so doing
-// it at the end of each round only changes how much one packet holds.
+// token arrives, so a busy sender's small messages share packets. We
+// flush at the end of a loop round, but hold the packet while srp already
+// has a token visit's worth (max_messages) queued: none of the held bytes
+// could leave before the next token anyway, and the messages that arrive
+// meanwhile fill the packet instead of each starting a new one. Once a
+// token has taken the queue below that, the next round flushes.
 func (n *Node) flush() bool {
 	if msgs, _ := n.packer.Pending(); msgs == 0 {
+		return false
+	}
+	if n.srp.Pending() >= n.settings.Timing.MaxMessages {
 		return false
 	}
 	if err := n.broadcast(n.packer.Flush(nil)); err != nil {
