@@ -10,4 +10,4 @@ require (
 
 require golang.org/x/net v0.55.0
 
-require github.com/cilium/ebpf v0.22.0 // indirect
+require github.com/cilium/ebpf v0.22.0

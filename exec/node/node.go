@@ -92,6 +92,7 @@ type Node struct {
 	stats  *cmap.Store
 	ipcSrv *ipc.Server
 	pid    *PidFile
+	hb     *hbState // nil when the heartbeat is off (heartbeat.go)
 
 	start    time.Time
 	timer    *time.Timer
@@ -164,6 +165,9 @@ func New(opts Options) (n *Node, err error) {
 	n.start = time.Now()
 	n.srp, err = srp.New(srp.Config{NodeID: settings.NodeID, Nodes: settings.NodeIDs(), Timing: settings.Timing}, newFileRingSeq(settings.StateDir, settings.NodeID))
 	if err != nil {
+		return nil, err
+	}
+	if err = n.openHeartbeat(); err != nil {
 		return nil, err
 	}
 	if n.packer, err = pg.NewPacker(pg.TotemMTU(settings.NetMTU)); err != nil {
@@ -392,6 +396,8 @@ func (n *Node) Run(ctx context.Context) error {
 		case f := <-n.calls:
 			f()
 		case <-retry.C:
+		case <-n.heartbeatC():
+			n.heartbeatTick()
 		case <-stats.C:
 			n.publishStats()
 		}
@@ -689,6 +695,7 @@ func (n *Node) leave() {
 }
 
 func (n *Node) closeAll() {
+	n.closeHeartbeat()
 	if n.ipcSrv != nil {
 		n.ipcSrv.Close()
 		n.ipcSrv = nil

@@ -16,11 +16,14 @@ import (
 func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: ringfence simulate -x CIB.xml [-G graph.xml] [-S] [-t DATE]")
+		fmt.Fprintln(os.Stderr, "       ringfence netmon [-w] [-i 1s]")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
 	case "simulate":
 		os.Exit(simulate(os.Args[2:], os.Stdout, os.Stderr))
+	case "netmon":
+		os.Exit(netmon(os.Args[2:], os.Stdout, os.Stderr))
 	default:
 		fmt.Fprintf(os.Stderr, "ringfence: unknown command %q\n", os.Args[1])
 		os.Exit(2)

@@ -266,6 +266,12 @@ func openKernel(cfg Config) (kernelPath, error) {
 			x.Close()
 			return nil, err
 		}
+		if ifi.Flags&net.FlagLoopback != 0 {
+			// No link to lose, and a program on the host's lo would sit
+			// on all its local traffic: loopback stays in userspace.
+			x.Close()
+			return nil, fmt.Errorf("%s is a loopback interface", ifi.Name)
+		}
 		if seen[ifi.Index] {
 			continue
 		}

@@ -1,0 +1,215 @@
+package node
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ringfence/ringfence/cmap"
+	"github.com/ringfence/ringfence/cmap/coroconf"
+	"github.com/ringfence/ringfence/totem/heartbeat"
+)
+
+// Heartbeat settings. Corosync (and our parser) accept an extra top-level
+// section, so these keys live in corosync.conf without breaking it:
+//
+//	ringfence {
+//	        heartbeat: on            # on (default; off on loopback), userspace, off
+//	        heartbeat_port: 5407     # default: totem mcastport + 2
+//	        heartbeat_interval: 50   # ms between probes
+//	        heartbeat_misses: 4      # silent intervals on every link = unreachable
+//	}
+//
+// RINGFENCE_HEARTBEAT=on|userspace|off in the environment overrides the
+// key (handy for comparing runs without editing the file).
+const (
+	hbEnv        = "RINGFENCE_HEARTBEAT"
+	hbKeyMode    = "ringfence.heartbeat"
+	hbKeyPort    = "ringfence.heartbeat_port"
+	hbKeyIntv    = "ringfence.heartbeat_interval"
+	hbKeyMisses  = "ringfence.heartbeat_misses"
+	hbRuntime    = "runtime.heartbeat."
+	hbPublishEvr = 5 // ticks between cmap updates
+)
+
+// HeartbeatSettings is what the node takes from the ringfence section.
+type HeartbeatSettings struct {
+	Mode     string // "on", "userspace" or "off"
+	Port     uint16
+	Interval time.Duration
+	Misses   int
+}
+
+// heartbeatSettings reads the keys and the environment; bad values are
+// errors, so a typo does not silently turn the fast path off.
+func heartbeatSettings(cfg *coroconf.Config, s Settings) (HeartbeatSettings, error) {
+	h := HeartbeatSettings{Mode: "on", Port: s.Port + heartbeat.PortOffset, Interval: heartbeat.DefaultInterval, Misses: heartbeat.DefaultMisses}
+	str := func(k string) (string, bool) {
+		v, ok := cfg.Get(k)
+		if !ok {
+			return "", false
+		}
+		x, ok := v.AsString()
+		return strings.TrimSpace(x), ok
+	}
+	num := func(k string, lo, hi uint64) (uint64, bool, error) {
+		x, ok := str(k)
+		if !ok {
+			return 0, false, nil
+		}
+		n, err := strconv.ParseUint(x, 10, 32)
+		if err != nil || n < lo || n > hi {
+			return 0, false, fmt.Errorf("%s: %q is not a number in %d..%d", k, x, lo, hi)
+		}
+		return n, true, nil
+	}
+	if m, ok := str(hbKeyMode); ok {
+		h.Mode = m
+	}
+	if m := os.Getenv(hbEnv); m != "" {
+		h.Mode = m
+	}
+	switch h.Mode {
+	case "on", "yes", "1":
+		h.Mode = "on"
+	case "off", "no", "0":
+		h.Mode = "off"
+	case "userspace":
+	default:
+		return h, fmt.Errorf("%s: %q: want on, userspace or off", hbKeyMode, h.Mode)
+	}
+	if n, ok, err := num(hbKeyPort, 1, 65535); err != nil {
+		return h, err
+	} else if ok {
+		h.Port = uint16(n)
+	}
+	if n, ok, err := num(hbKeyIntv, 5, 10000); err != nil {
+		return h, err
+	} else if ok {
+		h.Interval = time.Duration(n) * time.Millisecond
+	}
+	if n, ok, err := num(hbKeyMisses, 2, 100); err != nil {
+		return h, err
+	} else if ok {
+		h.Misses = int(n)
+	}
+	return h, nil
+}
+
+// hbState is the node's heartbeat: the engine and the ticker that drives
+// it from the owner goroutine. A stalled loop stops the ticks, hence the
+// liveness stamp, which is the point.
+type hbState struct {
+	eng    *heartbeat.Engine
+	ticker *time.Ticker
+	ticks  int
+}
+
+// openHeartbeat starts the heartbeat when the node runs its own sockets.
+// A failure to start it is logged and the node runs without it: the token
+// still detects failures, only more slowly.
+func (n *Node) openHeartbeat() error {
+	hs, err := heartbeatSettings(n.opts.Config, n.settings)
+	if err != nil {
+		return err
+	}
+	log := n.log.WithField("subsys", SubsysTotem)
+	if n.opts.Transport != nil {
+		return nil // a memory network: nothing to probe
+	}
+	if hs.Mode == "off" {
+		log.Info("heartbeat: off (ringfence.heartbeat or RINGFENCE_HEARTBEAT); failures are detected by token loss only")
+		return nil
+	}
+	local, _ := n.settings.Local()
+	if hs.Mode == "on" && local.Addr.IsLoopback() {
+		// Every node on one host: there is no link to lose, and the
+		// token already covers a dying process. Asking for userspace
+		// explicitly still runs it.
+		log.Info("heartbeat: off on a loopback address (ringfence.heartbeat: userspace forces it)")
+		return nil
+	}
+	var peers []heartbeat.Peer
+	for _, m := range n.settings.Members {
+		peers = append(peers, heartbeat.Peer{NodeID: m.NodeID, Addr: m.Addr})
+	}
+	eng, err := heartbeat.Open(heartbeat.Config{
+		NodeID: n.settings.NodeID, Port: hs.Port, Interval: hs.Interval, Misses: hs.Misses,
+		Grace: n.settings.Timing.Token, NoBPF: hs.Mode == "userspace",
+		Links: []heartbeat.LinkConfig{{Number: 0, Local: local.Addr, Peers: peers}},
+		Log:   log,
+	})
+	if err != nil {
+		log.WithError(err).Warn("heartbeat: cannot start; failures are detected by token loss only")
+		return nil
+	}
+	n.hb = &hbState{eng: eng, ticker: time.NewTicker(hs.Interval)}
+	log.Infof("heartbeat: port %d, every %v, unreachable after %d silent intervals on every link, answered by %s",
+		hs.Port, hs.Interval, hs.Misses, eng.Mode())
+	_ = n.store.Set(hbRuntime+"mode", cmap.Str(eng.Mode()))
+	return nil
+}
+
+// heartbeatC is the tick channel for the loop (nil: never ready).
+func (n *Node) heartbeatC() <-chan time.Time {
+	if n.hb == nil {
+		return nil
+	}
+	return n.hb.ticker.C
+}
+
+// heartbeatTick refreshes the stamp, probes, and turns "unreachable on
+// every link" into an immediate membership change.
+func (n *Node) heartbeatTick() {
+	n.srp.Tick(n.now())
+	for _, id := range n.hb.eng.Tick() {
+		if n.srp.PeerUnreachable(id) {
+			n.log.WithField("subsys", SubsysTotem).Infof("heartbeat: node %d unreachable on every link, forming a new membership", id)
+		}
+	}
+	n.hb.ticks++
+	if n.hb.ticks%hbPublishEvr == 0 {
+		n.publishHeartbeat()
+	}
+}
+
+// publishHeartbeat writes runtime.heartbeat.<nodeid>.link<N>.* for
+// `ringfence netmon` and corosync-cmapctl.
+func (n *Node) publishHeartbeat() {
+	for _, l := range n.hb.eng.Links() {
+		p := fmt.Sprintf("%s%d.link%d.", hbRuntime, l.Node, l.Link)
+		set := func(k string, v cmap.Value) { _ = n.store.Set(p+k, v) }
+		set("rtt_us", cmap.U64(uint64(l.RTT/time.Microsecond)))
+		set("loss_permille", cmap.U32(uint32(l.Loss*1000+0.5)))
+		last := int64(-1)
+		if l.LastSeen >= 0 {
+			last = l.LastSeen.Milliseconds()
+		}
+		set("last_seen_ms", cmap.I64(last))
+		set("sent", cmap.U64(l.Sent))
+		set("answers", cmap.U64(l.Answers))
+		set("probes_rx", cmap.U64(l.Probes))
+		set("replied", cmap.U64(l.Replied))
+		set("ringfenced", cmap.U8(b2u8(l.Fenced)))
+		set("reachable", cmap.U8(b2u8(l.Reachable)))
+		set("addr", cmap.Str(l.Addr.String()))
+	}
+}
+
+func b2u8(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (n *Node) closeHeartbeat() {
+	if n.hb == nil {
+		return
+	}
+	n.hb.ticker.Stop()
+	n.hb.eng.Close()
+	n.hb = nil
+}

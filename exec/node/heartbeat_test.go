@@ -1,0 +1,117 @@
+package node
+
+import (
+	"context"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ringfence/ringfence/tools/netns"
+)
+
+func TestHeartbeatSettings(t *testing.T) {
+	local := netip.MustParseAddr("127.0.0.1")
+	parse := func(extra string) (HeartbeatSettings, error) {
+		cfg := parseFor(t, loopbackConf(3, 6000, 1000)+extra, local)
+		s, err := SettingsFromConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return heartbeatSettings(cfg, s)
+	}
+	t.Setenv(hbEnv, "")
+	h, err := parse("")
+	if err != nil || h.Mode != "on" || h.Port != 6002 || h.Interval != 50*time.Millisecond || h.Misses != 4 {
+		t.Fatalf("defaults %+v %v", h, err)
+	}
+	h, err = parse("ringfence {\n\theartbeat: userspace\n\theartbeat_port: 7000\n\theartbeat_interval: 20\n\theartbeat_misses: 6\n}\n")
+	if err != nil || h.Mode != "userspace" || h.Port != 7000 || h.Interval != 20*time.Millisecond || h.Misses != 6 {
+		t.Fatalf("section %+v %v", h, err)
+	}
+	for _, bad := range []string{"heartbeat: maybe", "heartbeat_port: 0", "heartbeat_interval: x", "heartbeat_misses: 1"} {
+		if _, err := parse("ringfence {\n\t" + bad + "\n}\n"); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	t.Setenv(hbEnv, "off")
+	if h, err := parse("ringfence {\n\theartbeat: on\n}\n"); err != nil || h.Mode != "off" {
+		t.Fatalf("env override: %+v %v", h, err)
+	}
+}
+
+// Three loopback nodes run the userspace heartbeat when asked to (it is
+// off on loopback by default, and loopback never gets the XDP program)
+// and publish its figures in cmap.
+func TestHeartbeatLoopbackPublishes(t *testing.T) {
+	t.Setenv(hbEnv, "userspace")
+	text := loopbackConf(3, 6110, 1000)
+	dir := t.TempDir()
+	var nodes []*testNode
+	for id := 1; id <= 3; id++ {
+		nodes = append(nodes, startNode(t, text, id, dir+"/"+string(rune('0'+id))))
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	var rtt uint64
+	for time.Now().Before(deadline) {
+		_ = nodes[0].n.Do(context.Background(), func() {
+			rtt, _ = nodes[0].n.Store().GetUint64("runtime.heartbeat.2.link0.rtt_us")
+			if v, err := nodes[0].n.Store().GetUint8("runtime.heartbeat.3.link0.ringfenced"); err != nil || v != 1 {
+				rtt = 0
+			}
+		})
+		if rtt > 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if rtt == 0 {
+		t.Fatalf("no heartbeat figures in cmap:\n%s", nodes[0].log.String())
+	}
+	if log := nodes[0].log.String(); !strings.Contains(log, "heartbeat: port 6112") || !strings.Contains(log, "answered by userspace") {
+		t.Fatalf("no start-up line naming the path:\n%s", log)
+	}
+}
+
+// A SIGKILLed node whose link goes down leaves the membership through the
+// heartbeat, well before its token (3 s here) could expire.
+func TestNetnsHeartbeatKill(t *testing.T) {
+	needCmapctl(t)
+	t.Setenv(hbEnv, "")
+	c := netns.NewCluster(t, 3, netns.Options{})
+	bin := daemonBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, procs, _, err := c.StartRing(ctx, netns.CorosyncOptions{Token: 3000, Daemon: []string{bin}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, procs[0], "heartbeat: port 5407", 5*time.Second)
+	mode := readLog(t, procs[0])
+	t.Logf("%s", mode[strings.Index(mode, "heartbeat: port"):][:strings.Index(mode[strings.Index(mode, "heartbeat: port"):], "\n")])
+	time.Sleep(500 * time.Millisecond) // a few answered probes: node 3 counts as ringfenced
+	start := time.Now()
+	if err := procs[2].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Hosts[2].Cut(); err != nil {
+		t.Fatal(err)
+	}
+	d := waitHost(t, c.Hosts[0], start, []uint32{1, 2}, 30*time.Second)
+	t.Logf("SIGKILL + link down: new membership seen on node 1 after %v", d)
+	// Token 3000 with 3 nodes is 3650 ms before the token is even
+	// declared lost; anything below it came from the heartbeat.
+	if d >= 3*time.Second {
+		t.Fatalf("membership changed after %v: the heartbeat did not act", d)
+	}
+	// The survivor whose detector fired first started the change; the
+	// other may have followed its join before its own detector fired.
+	const acted = "heartbeat: node 3 unreachable on every link"
+	if !strings.Contains(readLog(t, procs[0]), acted) && !strings.Contains(readLog(t, procs[1]), acted) {
+		t.Fatalf("no survivor logged %q", acted)
+	}
+	if os.Getenv("RINGFENCE_HEARTBEAT") != "" {
+		t.Fatal("environment leaked")
+	}
+}
