@@ -50,6 +50,7 @@ bench: build
 	RINGFENCE_BENCH=1 RINGFENCE_BENCH_SIZES="$(BENCH_SIZES)" $(GO) test -count=1 -timeout 30m -run '^TestFailoverFigures$$' -v ./exec/node
 	RINGFENCE_BENCH=1 RINGFENCE_BENCH_SIZES="$(BENCH_SIZES)" $(GO) test -count=1 -timeout 30m -run '^TestCPGBenchFigures$$' -v ./tools/cpgbench
 	RINGFENCE_BENCH=1 $(GO) test -count=1 -timeout 30m -run '^TestPacemakerFailoverFigures$$' -v ./exec/node
+	RINGFENCE_BENCH=1 $(GO) test -count=1 -timeout 60m -run '^TestHeartbeatFigures$$' -v ./exec/node
 
 # A short run of every fuzz target in the tree (FUZZTIME each).
 fuzz:
