@@ -47,6 +47,7 @@ func newVoteService(cfg votequorum.Config, log *logrus.Logger, store *cmap.Store
 	}
 	v := &voteService{m: m, log: log, store: store}
 	v.ipc = vqipc.New(m, true, v.queue)
+	v.ipc.Votequorum.Clock = time.Now
 	v.collect()
 	return v, nil
 }
@@ -55,13 +56,18 @@ func (v *voteService) ID() exec.ServiceID { return votequorum.ServiceID }
 func (v *voteService) Name() string       { return "corosync vote quorum service v1.0" }
 func (v *voteService) ExecCount() int     { return votequorum.FnQdeviceReconfigure + 1 }
 
+// Deliver and SyncInit first bring the machine's clock to now: they may
+// arm the last_man_standing and quorum device timers, which run from the
+// machine's time.
 func (v *voteService) Deliver(from uint32, _ uint16, msg []byte, swapped bool) error {
+	v.m.Tick(time.Now())
 	err := v.m.DeliverBytes(from, msg, swapped)
 	v.collect()
 	return err
 }
 
 func (v *voteService) SyncInit(trans, members []uint32, ring wire.RingID) {
+	v.m.Tick(time.Now())
 	v.m.SyncInit(trans, members, votequorum.RingID{Rep: ring.Rep, Seq: ring.Seq})
 	v.collect()
 }
@@ -83,9 +89,7 @@ func (v *voteService) SyncAbort()    { v.m.SyncAbort(); v.collect() }
 // SETVOTES, QDEVICE_*) left in the machine: their RECONFIGURE and
 // NODEINFO messages must reach the ring now, not with the next delivery.
 func (v *voteService) tick(now time.Time) {
-	if d, ok := v.m.NextDeadline(); ok && !now.Before(d) {
-		v.m.Tick(now)
-	}
+	v.m.Tick(now)
 	v.collect()
 }
 

@@ -81,6 +81,7 @@ type quorumCluster struct {
 	procs   map[int]*netns.Proc
 	qdevs   map[int]*netns.Proc
 	blocked [][2]int
+	all     []*netns.Proc // every daemon started
 }
 
 func newQuorumCluster(t *testing.T, name string, daemon []string, s *quorumScenario) *quorumCluster {
@@ -107,6 +108,9 @@ func newQuorumCluster(t *testing.T, name string, daemon []string, s *quorumScena
 		t.Fatal(err)
 	}
 	q.conf = conf
+	if d := os.Getenv("QKEEP"); d != "" {
+		t.Cleanup(func() { osexec.Command("cp", "-r", c.Dir(), filepath.Join(d, name)).Run() })
+	}
 	return q
 }
 
@@ -199,6 +203,19 @@ func playQuorumStep(t *testing.T, pair []*quorumCluster, st quorumStep) error {
 		return checkStatus(t, pair, st)
 	case "sleep":
 		time.Sleep(st.Sleep)
+	case "nolog":
+		for _, q := range pair {
+			for _, p := range q.all {
+				b, err := os.ReadFile(p.LogPath)
+				if err != nil {
+					return err
+				}
+				if i := strings.Index(string(b), st.Text); i >= 0 {
+					line, _, _ := strings.Cut(string(b[i:]), "\n")
+					return fmt.Errorf("%s %s logged %q", q.name, p.LogPath, line)
+				}
+			}
+		}
 	}
 	return nil
 }
@@ -213,6 +230,7 @@ func (q *quorumCluster) start(hosts []int) error {
 			return err
 		}
 		q.procs[i] = p
+		q.all = append(q.all, p)
 	}
 	if !q.s.Qnetd {
 		return nil

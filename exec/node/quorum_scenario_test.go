@@ -37,6 +37,7 @@ import (
 //	                                wait until each host's quorumtool -s says
 //	                                so, then compare the whole output
 //	sleep 2s
+//	nolog lost contact              no daemon log of either cluster has this
 //
 // "#" starts a comment.
 type quorumScenario struct {
@@ -56,6 +57,7 @@ type quorumStep struct {
 	Args    []string // quorumtool
 	Want    quorumVerdict
 	Sleep   time.Duration
+	Text    string // nolog
 }
 
 // quorumVerdict is what a status step expects; zero fields are not checked
@@ -179,6 +181,11 @@ func parseQuorumScenario(name string, r io.Reader) (*quorumScenario, error) {
 			if st.Want, err = parseVerdict(args[eq+1:]); err != nil {
 				return nil, errf("status: %v", err)
 			}
+		case "nolog":
+			if len(args) == 0 {
+				return nil, errf("nolog takes a text")
+			}
+			st.Text = strings.Join(args, " ")
 		case "sleep":
 			d, err := time.ParseDuration(strings.Join(args, " "))
 			if err != nil || d < 0 || d > time.Minute {

@@ -2,6 +2,7 @@ package vqipc
 
 import (
 	"slices"
+	"time"
 
 	"github.com/ringfence/ringfence/ipc"
 	"github.com/ringfence/ringfence/votequorum"
@@ -23,6 +24,10 @@ type Votequorum struct {
 	pendingRegister []func([]byte)
 	// Malformed counts undecodable requests.
 	Malformed uint64
+	// Clock, when set, is read before each request and handed to the
+	// machine's Tick: QDEVICE_POLL arms the device timer relative to the
+	// machine's time, which must be now, not the last timer event.
+	Clock func() time.Time
 }
 
 // NewVotequorum serves m.
@@ -53,6 +58,9 @@ func (v *Votequorum) Detach(id connID) {
 // Handle implements ipc.Handler. The daemon's Flush (Services.Flush)
 // must run after it so the machine's messages get multicast.
 func (v *Votequorum) Handle(c *ipc.Conn, id int32, msg []byte) {
+	if v.Clock != nil {
+		v.m.Tick(v.Clock())
+	}
 	v.Process(c.ID(), id, msg, func(b []byte) { c.Respond(b) })
 }
 
