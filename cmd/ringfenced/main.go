@@ -112,6 +112,11 @@ func cli(args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, node.ErrAlreadyRunning) {
 			return exitAlreadyRunning
 		}
+		// A node killed by corosync-cfgtool -k exits as Corosync does.
+		var ec interface{ ExitCode() int }
+		if errors.As(err, &ec) {
+			return ec.ExitCode()
+		}
 		return exitFailure
 	}
 	return exitOK

@@ -123,7 +123,7 @@ func FuzzRequest(f *testing.F) {
 			binary.LittleEndian.PutUint32(msg[8:], uint32(len(msg)))
 		}
 		h := cfgipc.New(cfgipc.Config{NodeID: 1, Store: fixtureStore(2), Members: func() []uint32 { return []uint32{1, 2} },
-			KillNode: func(uint32, string) ipc.CsError { return ipc.CsOK }})
+			Killed: func(uint32, string) {}, ReloadConfig: func() ipc.CsError { return ipc.CsOK }})
 		h.Attach(1, &sink{})
 		h.Attach(2, &sink{})
 		call(h, 2, request(cfgipc.ReqTrackStart, 24))

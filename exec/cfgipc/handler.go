@@ -10,6 +10,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/ringfence/ringfence/cmap"
+	"github.com/ringfence/ringfence/exec"
 	"github.com/ringfence/ringfence/ipc"
 )
 
@@ -37,12 +38,23 @@ type Config struct {
 	// enabled); nil means always.
 	InterfaceUp func() bool
 
-	// Shutdown runs once a TRYSHUTDOWN is agreed (flags as requested).
+	// Send multicasts cfg exec messages to the ring (the daemon's
+	// engine.Send); they come back through Deliver on every node. Nil
+	// loops them back at once (a ring of one).
+	Send func(msgs ...exec.Message)
+
+	// Shutdown runs when this node's SHUTDOWN exec message is delivered,
+	// after a TRYSHUTDOWN was agreed (flags as requested).
 	Shutdown func(flags uint32)
-	// ReloadConfig, ReopenLogFiles and KillNode carry out those requests.
-	ReloadConfig   func() ipc.CsError
+	// ReloadConfig runs on every node when a RELOAD_CONFIG exec message
+	// is delivered; its result goes back to the requesting tool.
+	ReloadConfig func() ipc.CsError
+	// ReopenLogFiles runs for corosync-cfgtool -L.
 	ReopenLogFiles func() ipc.CsError
-	KillNode       func(nodeid uint32, reason string) ipc.CsError
+	// Killed runs on the target of corosync-cfgtool -k when the request
+	// is delivered: by is the requesting node. Corosync exits at once
+	// (status -1, no leave message).
+	Killed func(by uint32, reason string)
 }
 
 type connID = uint64
@@ -54,6 +66,11 @@ type Handler struct {
 	sinks    map[connID]EventSink
 	trackers map[connID]bool
 	shut     *shutdownState
+	// reloads holds the replies owed to RELOAD_CONFIG requesters, by the
+	// token carried in the exec message's source.conn.
+	reloads           map[uint64]func([]byte)
+	nextReload        uint64
+	lastShutdownFlags uint32
 	// Malformed counts requests that failed to decode.
 	Malformed uint64
 }
@@ -72,7 +89,7 @@ func New(cfg Config) *Handler {
 	if cfg.NetMTU == 0 {
 		cfg.NetMTU = defaultNetMTU
 	}
-	return &Handler{cfg: cfg, log: logrus.WithField("subsys", "CFG"), sinks: map[connID]EventSink{}, trackers: map[connID]bool{}}
+	return &Handler{cfg: cfg, log: logrus.WithField("subsys", "CFG"), sinks: map[connID]EventSink{}, trackers: map[connID]bool{}, reloads: map[uint64]func([]byte){}}
 }
 
 // IPCService describes the endpoint for ipc.Server.Serve.
@@ -121,15 +138,11 @@ func (h *Handler) Process(conn connID, req int32, msg []byte, reply func([]byte)
 	case ReqRingStatusGet:
 		reply(h.ringStatus())
 	case ReqRingReenable:
-		// Nothing to re-enable on udp/udpu (Corosync answers OK too).
-		reply(response(ResRingReenable, 24, ipc.CsOK))
+		// Corosync 3 answers CS_ERR_NOT_SUPPORTED (links re-enable by
+		// themselves).
+		reply(response(ResRingReenable, 24, csErrNotSupported))
 	case ReqKillNode:
-		n := int(msg[killReasonOff]) | int(msg[killReasonOff+1])<<8
-		if n > killReasonMax {
-			n = killReasonMax
-		}
-		reason := cString(msg[killReasonValueOff : killReasonValueOff+n])
-		reply(response(ResKillNode, 24, call2(h.cfg.KillNode, le32(msg, 16), reason)))
+		reply(response(ResKillNode, 24, h.killNode(le32(msg, 16), msg[killReasonOff:killReasonValueOff+killReasonMax])))
 	case ReqTryShutdown:
 		h.tryShutdown(conn, le32(msg, 16), reply)
 	case ReqReplyToShutdown:
@@ -142,7 +155,7 @@ func (h *Handler) Process(conn connID, req int32, msg []byte, reply func([]byte)
 		put32(b, 24, h.cfg.NodeID)
 		reply(b)
 	case ReqReloadConfig:
-		reply(response(ResReloadConfig, 24, call0(h.cfg.ReloadConfig)))
+		h.reloadConfig(reply)
 	case ReqReopenLogFiles:
 		reply(response(ResReopenLogFiles, 24, call0(h.cfg.ReopenLogFiles)))
 	case ReqNodeStatusGet:
@@ -161,13 +174,6 @@ func call0(f func() ipc.CsError) ipc.CsError {
 		return csErrNotSupported
 	}
 	return f()
-}
-
-func call2(f func(uint32, string) ipc.CsError, n uint32, s string) ipc.CsError {
-	if f == nil {
-		return csErrNotSupported
-	}
-	return f(n, s)
 }
 
 func cString(b []byte) string {

@@ -6,25 +6,32 @@ import "github.com/ringfence/ringfence/ipc"
 // requester is asked (TESTSHUTDOWN) and the answer is deferred until
 // they all replied, went away, or the daemon calls ExpireShutdown.
 func (h *Handler) tryShutdown(conn connID, flags uint32, reply func([]byte)) {
+	if flags == ShutdownImmediate {
+		reply(response(ResTryShutdown, 24, ipc.CsOK))
+		h.sendShutdown(flags)
+		return
+	}
 	if h.shut != nil {
-		reply(response(ResTryShutdown, 24, ipc.CsErrBusy))
+		reply(response(ResTryShutdown, 24, ipc.CsErrExist))
 		return
 	}
 	s := &shutdownState{requester: conn, reply: reply, flags: flags, waiting: map[connID]bool{}}
 	h.shut = s
-	if flags != ShutdownImmediate {
-		for id := range h.trackers {
-			if id == conn {
-				continue
-			}
-			ev := response(EvTestShutdown, 32, ipc.CsOK)
-			put32(ev, 24, flags)
-			if sink := h.sinks[id]; sink != nil && sink.SendEvent(ev) == nil {
-				s.waiting[id] = true
-			}
+	for id := range h.trackers {
+		if id == conn {
+			continue
+		}
+		if sink := h.sinks[id]; sink != nil && sink.SendEvent(testShutdownEvent(flags, ipc.CsOK)) == nil {
+			s.waiting[id] = true
 		}
 	}
 	h.checkShutdown()
+}
+
+func testShutdownEvent(flags uint32, e ipc.CsError) []byte {
+	ev := response(EvTestShutdown, 32, e)
+	put32(ev, 24, flags)
+	return ev
 }
 
 // replyToShutdown records one tracker's answer (1 yes, 0 no).
@@ -44,11 +51,23 @@ func (h *Handler) replyToShutdown(conn connID, answer uint32) {
 // daemon calls ExpireShutdown after cfg.shutdown_timeout (5 s default).
 func (h *Handler) ShutdownPending() bool { return h.shut != nil }
 
-// ExpireShutdown treats trackers that did not answer as agreeing.
+// ExpireShutdown counts trackers that did not answer as refusing (so
+// only a REGARDLESS request goes ahead) and tells every tracker the
+// question timed out, as Corosync's shutdown timer does.
 func (h *Handler) ExpireShutdown() {
-	if h.shut != nil {
-		clear(h.shut.waiting)
-		h.checkShutdown()
+	s := h.shut
+	if s == nil {
+		return
+	}
+	if len(s.waiting) > 0 {
+		s.no = true
+	}
+	clear(s.waiting)
+	h.checkShutdown()
+	for id := range h.trackers {
+		if sink := h.sinks[id]; sink != nil {
+			_ = sink.SendEvent(testShutdownEvent(s.flags, csErrTimeout))
+		}
 	}
 }
 
@@ -63,7 +82,5 @@ func (h *Handler) checkShutdown() {
 		return
 	}
 	s.reply(response(ResTryShutdown, 24, ipc.CsOK))
-	if h.cfg.Shutdown != nil {
-		h.cfg.Shutdown(s.flags)
-	}
+	h.sendShutdown(s.flags)
 }

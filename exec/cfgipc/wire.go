@@ -70,6 +70,7 @@ const (
 	addrLen            = 16
 	csErrNotSupported  = ipc.CsError(19)
 	csErrFailedOp      = ipc.CsError(21)
+	csErrTimeout       = ipc.CsError(5)
 	defaultNetMTU      = 1410
 	killReasonOff      = 24
 	killReasonValueOff = 26

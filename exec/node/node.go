@@ -193,13 +193,18 @@ func New(opts Options) (n *Node, err error) {
 	}
 	n.engine.SetMemberStore(n.store, n.ifaces)
 	n.cpgH = cpgipc.New(n.cpgSvc, func(msgs ...exec.Message) { n.engine.Send(msgs...) })
-	n.cfgH = cfgipc.New(cfgipc.Config{
+	n.cfgH = cfgipc.New(n.cfgConfig(cfgipc.Config{
 		NodeID:   settings.NodeID,
 		Store:    n.store,
 		Members:  func() []uint32 { return n.srp.Members() },
 		NetMTU:   uint32(pg.TotemMTU(settings.NetMTU)),
+		Send:     n.engine.Send,
 		Shutdown: func(uint32) { n.shutdown = true },
-	})
+	}))
+	if err = n.engine.Register(n.cfgH); err != nil {
+		return nil, err
+	}
+	publishServiceList(n.store, n.engine)
 	n.disp.Join(func(node uint32, p []byte, swapped bool) {
 		if err := n.engine.DeliverServices(node, p, swapped); err != nil {
 			n.log.WithField("subsys", SubsysMain).WithError(err).Debug("exec message dropped")
@@ -419,7 +424,10 @@ func (n *Node) Run(ctx context.Context) error {
 			return nil
 		}
 		if n.failure != nil {
-			n.leave()
+			// A killed node exits at once, as Corosync does (no leave).
+			if _, killed := n.failure.(*KilledError); !killed {
+				n.leave()
+			}
 			return n.failure
 		}
 	}
@@ -741,7 +749,7 @@ func (n *Node) publishStats() {
 	set("recovery_token_lost", st.RecoveryTokenLost)
 	set("consensus_timeouts", st.ConsensusTimeouts)
 	set("rx_msg_dropped", st.RxMsgDropped)
-	set("continuous_gather", st.ContinuousGather)
+	_ = n.stats.Set("stats.srp.continuous_gather", cmap.U32(uint32(st.ContinuousGather))) // u32 in Corosync
 	set("failed_to_recv", st.FailedToRecv)
 	if n.ipcSrv != nil {
 		cmapsvc.PublishIPCStats(n.stats, n.ipcSrv)
