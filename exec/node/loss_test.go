@@ -53,7 +53,7 @@ func TestNetnsPacketLoss(t *testing.T) {
 	}
 	var senders []*sender
 	for _, nn := range nodes {
-		senders = append(senders, startSender(nn, 10*time.Millisecond))
+		senders = append(senders, startSender(nn, fmt.Sprint(nn.id), 10*time.Millisecond, nil))
 	}
 	window := lossWindow()
 	deadline := time.Now().Add(window)

@@ -254,40 +254,9 @@ func TestNetnsUDPMulticast(t *testing.T) {
 // TestNetnsMixedWithCorosync puts one ringfenced into a ring with two
 // Debian corosync 3.1.7 nodes (udpu).
 func TestNetnsMixedWithCorosync(t *testing.T) {
-	needCmapctl(t)
-	if _, err := osexec.LookPath("corosync"); err != nil {
-		t.Skip("needs corosync (Debian package corosync)")
-	}
-	c := netns.NewCluster(t, 3, netns.Options{})
-	bin := daemonBinary(t)
+	c, _, _, procs := startMixed(t, 1, 2)
 	h1, h2, h3 := c.Hosts[0], c.Hosts[1], c.Hosts[2]
-	conf, err := c.WriteCorosyncConf(netns.CorosyncOptions{Token: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	p1, err := h1.StartDaemon(conf, "corosync")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p2, err := h2.StartDaemon(conf, "corosync")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p3, err := h3.StartDaemon(conf, bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	all := []uint32{1, 2, 3}
-	t.Logf("corosync node 1 lists all three after %v", waitHost(t, h1, start, all, 60*time.Second))
-	waitHost(t, h2, start, all, 30*time.Second)
-	waitHost(t, h3, start, all, 30*time.Second)
-
-	// Corosync only logs the completion once every member passed every
-	// sync barrier, ours included.
-	for _, p := range []*netns.Proc{p1, p2, p3} {
-		waitSyncAfterLastMembership(t, p, 10*time.Second)
-	}
+	p3 := procs[2]
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	out, err := h1.Run(ctx, "corosync-quorumtool", "-l")
@@ -327,7 +296,7 @@ func TestNetnsMixedWithCorosync(t *testing.T) {
 		t.Log("cpg exchange skipped:", why)
 	}
 
-	start = time.Now()
+	start := time.Now()
 	if err := p3.Kill(); err != nil {
 		t.Fatal(err)
 	}

@@ -106,18 +106,22 @@ func waitNsRing(t *testing.T, nodes []*nsNode, want []uint32, timeout time.Durat
 	t.Fatalf("ring %v did not form within %v", want, timeout)
 }
 
-// sender multicasts "<id>-<seq>" from a node every interval until stopped
-// and remembers what Multicast accepted.
-type sender struct {
-	nn    *nsNode
-	stopc chan struct{}
-	done  chan struct{}
-	sent  []string // "from:payload", as delivered
-	err   error
+// sendLog records when each message was handed to Multicast.
+type sendLog struct {
+	mu   sync.Mutex
+	sent map[string]time.Time // "from:payload" -> time before Multicast
 }
 
-func startSender(nn *nsNode, interval time.Duration) *sender {
-	s := &sender{nn: nn, stopc: make(chan struct{}), done: make(chan struct{})}
+// sender multicasts "<prefix>-<seq>" from a node every interval until
+// stopped, remembers what Multicast accepted and, with a sendLog, when.
+type sender struct {
+	stopc, done chan struct{}
+	sent        []string // "from:payload", as delivered
+	err         error
+}
+
+func startSender(nn *nsNode, prefix string, interval time.Duration, log *sendLog) *sender {
+	s := &sender{stopc: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		tick := time.NewTicker(interval)
@@ -128,7 +132,8 @@ func startSender(nn *nsNode, interval time.Duration) *sender {
 				return
 			case <-tick.C:
 			}
-			payload := fmt.Sprintf("%d-%d", nn.id, seq)
+			payload := fmt.Sprintf("%s-%d", prefix, seq)
+			at := time.Now()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			err := nn.n.Multicast(ctx, []byte(payload))
 			cancel()
@@ -136,7 +141,13 @@ func startSender(nn *nsNode, interval time.Duration) *sender {
 				s.err = fmt.Errorf("node %d multicast %s: %w", nn.id, payload, err)
 				return
 			}
-			s.sent = append(s.sent, fmt.Sprintf("%d:%s", nn.id, payload))
+			key := fmt.Sprintf("%d:%s", nn.id, payload)
+			if log != nil {
+				log.mu.Lock()
+				log.sent[key] = at
+				log.mu.Unlock()
+			}
+			s.sent = append(s.sent, key)
 		}
 	}()
 	return s

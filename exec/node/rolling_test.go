@@ -1,10 +1,8 @@
 package node
 
 import (
-	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,56 +16,6 @@ type incarnation struct {
 	nn     *nsNode
 	joined time.Time // first seen in a synced ring of all nodes
 	leave  time.Time // its sender stopped; zero while it runs to the end
-}
-
-// sendLog records when each message was handed to Multicast.
-type sendLog struct {
-	mu   sync.Mutex
-	sent map[string]time.Time // "from:payload" -> time before Multicast
-}
-
-// rollingSender multicasts "<id>.<incarnation>-<seq>" every interval.
-type rollingSender struct {
-	stopc, done chan struct{}
-	last        string
-	err         error
-}
-
-func startRollingSender(nn *nsNode, inc int, log *sendLog, interval time.Duration) *rollingSender {
-	s := &rollingSender{stopc: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for seq := 0; ; seq++ {
-			select {
-			case <-s.stopc:
-				return
-			case <-tick.C:
-			}
-			payload := fmt.Sprintf("%d.%d-%d", nn.id, inc, seq)
-			key := fmt.Sprintf("%d:%s", nn.id, payload)
-			at := time.Now()
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			err := nn.n.Multicast(ctx, []byte(payload))
-			cancel()
-			if err != nil {
-				s.err = fmt.Errorf("node %d multicast %s: %w", nn.id, payload, err)
-				return
-			}
-			log.mu.Lock()
-			log.sent[key] = at
-			log.mu.Unlock()
-			s.last = key
-		}
-	}()
-	return s
-}
-
-func (s *rollingSender) stop() (last string, err error) {
-	close(s.stopc)
-	<-s.done
-	return s.last, s.err
 }
 
 // TestNetnsRollingRestart stops (clean leave, the path SIGTERM takes in
@@ -94,7 +42,7 @@ func TestNetnsRollingRestart(t *testing.T) {
 	incs := make([]*incarnation, 3) // current incarnation per node
 	var history []*incarnation
 	log := &sendLog{sent: map[string]time.Time{}}
-	senders := make([]*rollingSender, 3)
+	senders := make([]*sender, 3)
 	const interval = 10 * time.Millisecond
 
 	for i, h := range c.Hosts {
@@ -105,17 +53,18 @@ func TestNetnsRollingRestart(t *testing.T) {
 	for i, nn := range live {
 		incs[i] = &incarnation{name: fmt.Sprintf("node %d #0", i+1), nn: nn, joined: time.Now()}
 		history = append(history, incs[i])
-		senders[i] = startRollingSender(nn, 0, log, interval)
+		senders[i] = startSender(nn, fmt.Sprintf("%d.0", nn.id), interval, log)
 	}
 	time.Sleep(time.Second)
 
 	for round := range 3 {
 		k := round // node k+1 restarts
 		others := slices.Delete(slices.Clone(live), k, k+1)
-		last, err := senders[k].stop()
-		if err != nil {
-			t.Fatal(err)
+		sent, err := senders[k].stop()
+		if err != nil || len(sent) == 0 {
+			t.Fatalf("node %d sent %d messages: %v", k+1, len(sent), err)
 		}
+		last := sent[len(sent)-1]
 		incs[k].leave = time.Now()
 		waitDelivered(t, others, last, 10*time.Second)
 		start := time.Now()
@@ -132,7 +81,7 @@ func TestNetnsRollingRestart(t *testing.T) {
 		t.Logf("round %d: node %d left (ring of %v after %v) and rejoined after %v", round+1, k+1, rest, left.Round(time.Millisecond), (time.Since(start) - left).Round(time.Millisecond))
 		incs[k] = &incarnation{name: fmt.Sprintf("node %d #1", k+1), nn: live[k], joined: time.Now()}
 		history = append(history, incs[k])
-		senders[k] = startRollingSender(live[k], 1, log, interval)
+		senders[k] = startSender(live[k], fmt.Sprintf("%d.1", k+1), interval, log)
 		time.Sleep(time.Second)
 	}
 
@@ -141,11 +90,11 @@ func TestNetnsRollingRestart(t *testing.T) {
 	time.Sleep(time.Second)
 	var lasts []string
 	for i := range senders {
-		last, err := senders[i].stop()
-		if err != nil {
-			t.Fatal(err)
+		sent, err := senders[i].stop()
+		if err != nil || len(sent) == 0 {
+			t.Fatalf("node %d sent %d messages: %v", i+1, len(sent), err)
 		}
-		lasts = append(lasts, last)
+		lasts = append(lasts, sent[len(sent)-1])
 	}
 	for _, last := range lasts {
 		waitDelivered(t, live, last, 10*time.Second)

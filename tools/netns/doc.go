@@ -8,7 +8,9 @@
 //
 // The harness can start, kill, stop and continue processes on a host, run
 // commands there, cut and heal a host's link, block one direction between
-// two hosts, and add netem loss or delay when the kernel has sch_netem.
+// two hosts, and add packet loss (Loss: netem when the kernel has
+// sch_netem, else nftables `numgen random` drops on the veths) or delay
+// (Delay: netem only).
 // Everything it creates is removed by a t.Cleanup, and Sweep removes what a
 // crashed run left behind (namespace names carry the creating pid).
 //
