@@ -44,7 +44,7 @@ sim:
 # Micro-benchmarks of every package, then (as root, in network namespaces)
 # ring formation and failover of ringfenced and Debian's corosync side by
 # side with ratios; BENCH_SIZES picks the cluster sizes.
-BENCH_SIZES ?= 3 16
+BENCH_SIZES ?= 3 16 32
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	RINGFENCE_BENCH=1 RINGFENCE_BENCH_SIZES="$(BENCH_SIZES)" $(GO) test -count=1 -timeout 30m -run '^TestFailoverFigures$$' -v ./exec/node
