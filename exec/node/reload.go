@@ -106,13 +106,12 @@ func parseStage(e *coroconf.Error) bool {
 func applyReload(store *cmap.Store, cfg *coroconf.Config, data []byte) []string {
 	next := map[string]cmap.Value{}
 	for _, e := range cfg.Entries {
-		// udp/udpu keep link 0 as it was started (cfg.c copies the
-		// original interface), so its knet ping timers stay as they were.
-		if startupOnly(e.Key, data) || strings.HasPrefix(e.Key, "runtime.config.totem.interface.") {
+		if startupOnly(e.Key, data) {
 			continue
 		}
 		next[e.Key] = e.Value
 	}
+	knetPingTimers(store, next)
 	for _, p := range reloadPrefixes {
 		for _, e := range store.Iter(p) {
 			if _, ok := next[e.Key]; !ok {
@@ -141,6 +140,49 @@ func applyReload(store *cmap.Store, cfg *coroconf.Config, data []byte) []string 
 	}
 	return kept
 }
+
+// knetPingTimers recomputes runtime.config.totem.interface.N.knet_ping_*
+// as a reload in Corosync does: the link's values are reset, and those
+// not set in the file are derived from the token timeout in force before
+// this reload (calc_knet_ping_timers runs before the new totem values
+// are read), i.e. token / pong_count and token / (2 * pong_count).
+func knetPingTimers(store *cmap.Store, next map[string]cmap.Value) {
+	token, err := store.GetUint32("runtime.config.totem.token")
+	if err != nil {
+		return
+	}
+	const prefix = "runtime.config.totem.interface."
+	for k := range next {
+		rest, ok := strings.CutPrefix(k, prefix)
+		if !ok {
+			continue
+		}
+		link, leaf, ok := strings.Cut(rest, ".")
+		if !ok || (leaf != "knet_ping_timeout" && leaf != "knet_ping_interval") {
+			continue
+		}
+		cfgKey := "totem.interface." + link + "."
+		if v, ok := next[cfgKey+leaf]; ok {
+			if n, ok := v.AsUint64(); ok {
+				next[k] = cmap.U32(uint32(n))
+				continue
+			}
+		}
+		pong := uint64(knetPongCount)
+		if v, ok := next[cfgKey+"knet_pong_count"]; ok {
+			if n, ok := v.AsUint64(); ok && n > 0 {
+				pong = n
+			}
+		}
+		if leaf == "knet_ping_interval" {
+			pong *= 2
+		}
+		next[k] = cmap.U32(uint32(uint64(token) / pong))
+	}
+}
+
+// knetPongCount is Corosync's KNET_PONG_COUNT default.
+const knetPongCount = 2
 
 // startupOnly reports keys that Corosync derives from the nodelist only
 // at start-up (totem.interface.N.bindnetaddr, and mcastaddr/mcastport of

@@ -100,8 +100,21 @@ func TestReloadApplies(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", key, got, want)
 		}
 	}
+	// The knet ping timers follow the token in force before the reload:
+	// unchanged now (1650 before and at start), from the new 2000 next time.
 	if got := getStr(store, "runtime.config.totem.interface.0.knet_ping_timeout"); got != pingBefore {
-		t.Errorf("knet ping timeout changed on a udpu reload: %q, was %q", got, pingBefore)
+		t.Errorf("knet ping timeout after the first reload: %q, was %q", got, pingBefore)
+	}
+	if out := reloadStore(store, path, reloadEnv(), log.WithField("subsys", "CFG")); out.Result != ipc.CsOK {
+		t.Fatalf("second reload: %+v", out)
+	}
+	for key, want := range map[string]string{
+		"runtime.config.totem.interface.0.knet_ping_timeout":  "runtime.config.totem.interface.0.knet_ping_timeout (u32) = 1000",
+		"runtime.config.totem.interface.0.knet_ping_interval": "runtime.config.totem.interface.0.knet_ping_interval (u32) = 500",
+	} {
+		if got := getStr(store, key); got != want {
+			t.Errorf("second reload: %s: got %q, want %q", key, got, want)
+		}
 	}
 	if len(out.Kept) != 1 || out.Kept[0] != "totem.cluster_name" {
 		t.Errorf("kept read-only keys: %v", out.Kept)

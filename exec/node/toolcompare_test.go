@@ -145,6 +145,7 @@ var knownGaps = map[string]string{
 // knownExtra are keys ringfenced has and Corosync does not.
 var knownExtra = map[string]string{
 	"stats.srp.failed_to_recv": "srp's receive-failure counter, published beside Corosync's",
+	"runtime.heartbeat.":       "ringfenced's heartbeat extension (ringfence { heartbeat }), no Corosync counterpart",
 }
 
 func gapReason(key string, gaps map[string]string) (string, bool) {
@@ -412,21 +413,38 @@ func compareTracking(t *testing.T, coro, ours *toolCluster, track, want []string
 // read-only key changed), then one that does not parse.
 func testReloadCompare(t *testing.T, coro, ours *toolCluster) {
 	both := []*toolCluster{coro, ours}
-	for _, tc := range both {
-		conf := tc.c.CorosyncConf(netns.CorosyncOptions{Token: 2000, ClusterName: "renamed", QuorumExtra: []string{"expected_votes: 3"}})
-		if err := os.WriteFile(tc.conf, []byte(conf), 0o644); err != nil {
-			t.Fatal(err)
+	writeConf := func(o netns.CorosyncOptions) {
+		for _, tc := range both {
+			if err := os.WriteFile(tc.conf, []byte(tc.c.CorosyncConf(o)), 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	// A new token, a read-only key changed and a fourth node added: the
+	// expected votes follow the nodelist.
+	writeConf(netns.CorosyncOptions{Token: 2000, ClusterName: "renamed", Nodes: []int{1, 2, 3, 4}})
 	if r := compare(t, coro, ours, 1, "corosync-cfgtool", "-R"); r.code != 0 {
 		t.Errorf("ringfenced -R: %s", r)
 	}
 	for i := 1; i <= 3; i++ {
-		if r := compare(t, coro, ours, i, "corosync-cmapctl"); !strings.Contains(r.out, "runtime.config.totem.token (u32) = 2650") {
-			t.Errorf("ringfenced node %d did not take the new token: %s", i, r)
+		if r := compare(t, coro, ours, i, "corosync-cmapctl"); !strings.Contains(r.out, "runtime.config.totem.token (u32) = 3300") {
+			t.Errorf("ringfenced node %d did not take the new token (2000 + 2×650 for 4 nodes): %s", i, r)
 		}
 	}
-	compare(t, coro, ours, 2, "corosync-quorumtool", "-s")
+	if r := compare(t, coro, ours, 2, "corosync-quorumtool", "-s"); !strings.Contains(r.out, "Expected votes:   4") {
+		t.Errorf("ringfenced: expected votes after adding node 4: %s", r)
+	}
+	compare(t, coro, ours, 1, "corosync-quorumtool", "-l")
+	compare(t, coro, ours, 1, "corosync-cfgtool", "-n")
+	compare(t, coro, ours, 3, "corosync-cfgtool", "-s")
+	// Node 4 removed again and quorum.expected_votes set.
+	writeConf(netns.CorosyncOptions{Token: 2000, QuorumExtra: []string{"expected_votes: 5"}})
+	compare(t, coro, ours, 3, "corosync-cfgtool", "-R")
+	if r := compare(t, coro, ours, 1, "corosync-quorumtool", "-s"); !strings.Contains(r.out, "Expected votes:   5") {
+		t.Errorf("ringfenced: quorum.expected_votes 5 not applied: %s", r)
+	}
+	compare(t, coro, ours, 2, "corosync-cmapctl")
+	compare(t, coro, ours, 1, "corosync-cfgtool", "-n")
 	for _, tc := range both {
 		if err := os.WriteFile(tc.conf, []byte("totem {\n\tversion: 2\n"), 0o644); err != nil {
 			t.Fatal(err)
