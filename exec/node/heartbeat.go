@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ringfence/ringfence/cmap"
@@ -25,13 +26,12 @@ import (
 // RINGFENCE_HEARTBEAT=on|userspace|off in the environment overrides the
 // key (handy for comparing runs without editing the file).
 const (
-	hbEnv        = "RINGFENCE_HEARTBEAT"
-	hbKeyMode    = "ringfence.heartbeat"
-	hbKeyPort    = "ringfence.heartbeat_port"
-	hbKeyIntv    = "ringfence.heartbeat_interval"
-	hbKeyMisses  = "ringfence.heartbeat_misses"
-	hbRuntime    = "runtime.heartbeat."
-	hbPublishEvr = 5 // ticks between cmap updates
+	hbEnv       = "RINGFENCE_HEARTBEAT"
+	hbKeyMode   = "ringfence.heartbeat"
+	hbKeyPort   = "ringfence.heartbeat_port"
+	hbKeyIntv   = "ringfence.heartbeat_interval"
+	hbKeyMisses = "ringfence.heartbeat_misses"
+	hbRuntime   = "runtime.heartbeat."
 )
 
 // HeartbeatSettings is what the node takes from the ringfence section.
@@ -98,13 +98,21 @@ func heartbeatSettings(cfg *coroconf.Config, s Settings) (HeartbeatSettings, err
 	return h, nil
 }
 
-// hbState is the node's heartbeat: the engine and the ticker that drives
-// it from the owner goroutine. A stalled loop stops the ticks, hence the
-// liveness stamp, which is the point.
+// hbState is the node's heartbeat. Probing runs on a goroutine of its own
+// so that it costs the event loop no wake-ups; the loop only stamps (on
+// every turn, see heartbeatStamp) and hears about unreachable peers and,
+// once a second, the figures to publish. A stalled loop stops stamping,
+// which is the point.
 type hbState struct {
 	eng    *heartbeat.Engine
-	ticker *time.Ticker
-	ticks  int
+	events chan hbEvent
+	done   chan struct{}
+	wg     sync.WaitGroup
+}
+
+type hbEvent struct {
+	unreachable []uint32
+	links       []heartbeat.LinkStatus // a snapshot to publish
 }
 
 // openHeartbeat starts the heartbeat when the node runs its own sockets.
@@ -145,40 +153,79 @@ func (n *Node) openHeartbeat() error {
 		log.WithError(err).Warn("heartbeat: cannot start; failures are detected by token loss only")
 		return nil
 	}
-	n.hb = &hbState{eng: eng, ticker: time.NewTicker(hs.Interval)}
+	hb := &hbState{eng: eng, events: make(chan hbEvent, 16), done: make(chan struct{})}
+	n.hb = hb
 	log.Infof("heartbeat: port %d, every %v, unreachable after %d silent intervals on every link, answered by %s",
 		hs.Port, hs.Interval, hs.Misses, eng.Mode())
 	_ = n.store.Set(hbRuntime+"mode", cmap.Str(eng.Mode()))
+	hb.wg.Add(1)
+	go hb.run(hs.Interval)
 	return nil
 }
 
-// heartbeatC is the tick channel for the loop (nil: never ready).
-func (n *Node) heartbeatC() <-chan time.Time {
+func (hb *hbState) run(every time.Duration) {
+	defer hb.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	publish := max(1, int(time.Second/every))
+	for i := 1; ; i++ {
+		select {
+		case <-hb.done:
+			return
+		case <-t.C:
+		}
+		ev := hbEvent{unreachable: hb.eng.Tick()}
+		if i%publish == 0 {
+			ev.links = hb.eng.Links()
+		}
+		if ev.unreachable == nil && ev.links == nil {
+			continue
+		}
+		select {
+		case hb.events <- ev:
+		case <-hb.done:
+			return
+		}
+	}
+}
+
+// heartbeatC is the event channel for the loop (nil: never ready).
+func (n *Node) heartbeatC() <-chan hbEvent {
 	if n.hb == nil {
 		return nil
 	}
-	return n.hb.ticker.C
+	return n.hb.events
 }
 
-// heartbeatTick refreshes the stamp, probes, and turns "unreachable on
-// every link" into an immediate membership change.
-func (n *Node) heartbeatTick() {
-	n.srp.Tick(n.now())
-	for _, id := range n.hb.eng.Tick() {
+// heartbeatStamp tells the responders that the loop is turning.
+func (n *Node) heartbeatStamp() {
+	if n.hb != nil {
+		n.hb.eng.Stamp()
+	}
+}
+
+// heartbeatEvent turns "unreachable on every link" into an immediate
+// membership change and publishes the figures.
+func (n *Node) heartbeatEvent(ev hbEvent) {
+	if len(ev.unreachable) > 0 {
+		n.srp.Tick(n.now())
+	}
+	for _, id := range ev.unreachable {
 		if n.srp.PeerUnreachable(id) {
 			n.log.WithField("subsys", SubsysTotem).Infof("heartbeat: node %d unreachable on every link, forming a new membership", id)
+		} else {
+			n.log.WithField("subsys", SubsysTotem).Debugf("heartbeat: node %d unreachable on every link (not a member, or already being removed)", id)
 		}
 	}
-	n.hb.ticks++
-	if n.hb.ticks%hbPublishEvr == 0 {
-		n.publishHeartbeat()
+	if ev.links != nil {
+		n.publishHeartbeat(ev.links)
 	}
 }
 
 // publishHeartbeat writes runtime.heartbeat.<nodeid>.link<N>.* for
 // `ringfence netmon` and corosync-cmapctl.
-func (n *Node) publishHeartbeat() {
-	for _, l := range n.hb.eng.Links() {
+func (n *Node) publishHeartbeat(links []heartbeat.LinkStatus) {
+	for _, l := range links {
 		p := fmt.Sprintf("%s%d.link%d.", hbRuntime, l.Node, l.Link)
 		set := func(k string, v cmap.Value) { _ = n.store.Set(p+k, v) }
 		set("rtt_us", cmap.U64(uint64(l.RTT/time.Microsecond)))
@@ -209,7 +256,8 @@ func (n *Node) closeHeartbeat() {
 	if n.hb == nil {
 		return
 	}
-	n.hb.ticker.Stop()
+	close(n.hb.done)
+	n.hb.wg.Wait()
 	n.hb.eng.Close()
 	n.hb = nil
 }

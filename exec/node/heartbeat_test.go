@@ -4,12 +4,27 @@ import (
 	"context"
 	"net/netip"
 	"os"
+	osexec "os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ringfence/ringfence/tools/netns"
 )
+
+// ringfenceCLI builds tools/ringfence next to the daemon binary.
+func ringfenceCLI(t *testing.T) string {
+	t.Helper()
+	out := filepath.Join(filepath.Dir(daemonBinary(t)), "ringfence")
+	if _, err := os.Stat(out); err == nil {
+		return out
+	}
+	if b, err := osexec.Command("go", "build", "-o", out, "github.com/ringfence/ringfence/tools/ringfence").CombinedOutput(); err != nil {
+		t.Fatalf("go build tools/ringfence: %v\n%s", err, b)
+	}
+	return out
+}
 
 func TestHeartbeatSettings(t *testing.T) {
 	local := netip.MustParseAddr("127.0.0.1")
@@ -91,6 +106,17 @@ func TestNetnsHeartbeatKill(t *testing.T) {
 	mode := readLog(t, procs[0])
 	t.Logf("%s", mode[strings.Index(mode, "heartbeat: port"):][:strings.Index(mode[strings.Index(mode, "heartbeat: port"):], "\n")])
 	time.Sleep(500 * time.Millisecond) // a few answered probes: node 3 counts as ringfenced
+	// ringfence netmon on node 1 shows both peers answering, from the
+	// figures the daemon publishes in cmap.
+	var table string
+	for i := 0; i < 40 && strings.Count(table, " up") < 2; i++ {
+		time.Sleep(100 * time.Millisecond)
+		table, err = c.Hosts[0].Run(ctx, ringfenceCLI(t), "netmon")
+	}
+	t.Logf("ringfence netmon on node 1:\n%s", table)
+	if !strings.Contains(table, "198.18.0.2") || !strings.Contains(table, "198.18.0.3") || strings.Count(table, " up") != 2 || !strings.Contains(table, "answered by kernel") {
+		t.Fatalf("netmon table: %v\n%s", err, table)
+	}
 	start := time.Now()
 	if err := procs[2].Kill(); err != nil {
 		t.Fatal(err)

@@ -401,13 +401,14 @@ func (n *Node) Run(ctx context.Context) error {
 		case f := <-n.calls:
 			f()
 		case <-retry.C:
-		case <-n.heartbeatC():
-			n.heartbeatTick()
+		case ev := <-n.heartbeatC():
+			n.heartbeatEvent(ev)
 		case <-stats.C:
 			n.publishStats()
 		}
 		n.srp.Tick(n.now())
 		n.pump()
+		n.heartbeatStamp()
 		if n.cfgH.ShutdownPending() {
 			if n.shutdownSince.IsZero() {
 				n.shutdownSince = time.Now()

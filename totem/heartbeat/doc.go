@@ -11,9 +11,11 @@
 // timeout), so a hung daemon stops looking alive after its own timeout,
 // and a daemon stalled for less than that is not taken for dead.
 //
-// Engine.Tick, called by the daemon's event loop, refreshes the stamp,
-// sends probes, and reports each peer that was answering and has now been
-// silent on every link for Misses probe intervals. Peers that never
+// Engine.Stamp, called on every turn of the daemon's event loop, refreshes
+// the stamp. Engine.Tick, every Interval on a goroutine of its own (so the
+// probes cost no event-loop wake-ups), sends probes and reports each peer
+// that was answering and has now been silent on every link for Misses
+// probe intervals. Peers that never
 // answered (not ringfenced, e.g. Corosync in a mixed ring) are never
 // reported. Per peer and link it keeps RTT, loss and last-seen figures
 // (Engine.Links) for `ringfence netmon` and cmap.

@@ -75,7 +75,7 @@ type kernelPath interface {
 }
 
 // Engine probes peers, runs the responders and detects unreachable peers.
-// Tick and the accessors belong to one goroutine (the daemon's loop); the
+// Tick and Links belong to one goroutine, Stamp to the daemon's loop; the
 // socket readers run on their own.
 type Engine struct {
 	cfg    Config
@@ -89,7 +89,8 @@ type Engine struct {
 	peers  map[uint32]*peerState
 	order  []uint32
 	// handled counts datagrams the readers finished with.
-	handled atomic.Uint64
+	handled     atomic.Uint64
+	kernelStamp atomic.Uint64
 }
 
 type peerState struct {
@@ -231,18 +232,28 @@ func (e *Engine) handle(c Conn, link uint8, b []byte, from netip.AddrPort) {
 	}
 }
 
-// Tick is called every Interval by the daemon's loop: it refreshes the
-// liveness stamp, evaluates the answers since the previous tick and sends
-// the next probes. It returns the peers that just became unreachable on
-// every link.
-func (e *Engine) Tick() (unreachable []uint32) {
+// Stamp refreshes the liveness stamp the responders check. The daemon
+// calls it from its event loop, on every turn: a loop that stops turning
+// stops the answers once Grace has passed. The kernel map is written at
+// most twice per Interval.
+func (e *Engine) Stamp() {
 	now := e.cfg.Now()
 	e.user.stamp.Store(now)
-	if e.kernel != nil {
-		if err := e.kernel.Stamp(now); err != nil {
-			e.cfg.Log.WithError(err).Warn("heartbeat: cannot refresh the liveness stamp")
-		}
+	if e.kernel == nil || now-e.kernelStamp.Load() < uint64(e.cfg.Interval/2) {
+		return
 	}
+	if err := e.kernel.Stamp(now); err != nil {
+		e.cfg.Log.WithError(err).Warn("heartbeat: cannot refresh the liveness stamp")
+		return
+	}
+	e.kernelStamp.Store(now)
+}
+
+// Tick is called every Interval (by one goroutine): it evaluates the
+// answers since the previous tick and sends the next probes. It returns
+// the peers that just became unreachable on every link.
+func (e *Engine) Tick() (unreachable []uint32) {
+	now := e.cfg.Now()
 	for _, id := range e.order {
 		if e.evaluate(id, e.peers[id], now) {
 			unreachable = append(unreachable, id)

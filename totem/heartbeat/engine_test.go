@@ -47,6 +47,7 @@ func (c *cluster) step(ids ...uint32) map[uint32][]uint32 {
 	c.clock.Add(uint64(DefaultInterval))
 	out := map[uint32][]uint32{}
 	for _, id := range ids {
+		c.eng[id].Stamp()
 		if got := c.eng[id].Tick(); len(got) > 0 {
 			out[id] = got
 		}

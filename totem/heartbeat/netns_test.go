@@ -45,6 +45,7 @@ func TestNetnsProbeAndCut(t *testing.T) {
 			t.Logf("mode: %s", engs[0].Mode())
 			tickAll := func() (reports [][]uint32) {
 				for _, e := range engs {
+					e.Stamp()
 					reports = append(reports, e.Tick())
 				}
 				time.Sleep(20 * time.Millisecond)
