@@ -226,7 +226,9 @@ func New(opts Options) (n *Node, err error) {
 			cfg.Log = n.log.WithField("subsys", "IPC")
 		}
 		n.ipcSrv = ipc.NewServer(cfg)
-		svcs := []*ipc.Service{cmapsvc.New(n.store, n.stats).IPCService(), n.cpgH.IPCService(), n.cfgH.IPCService()}
+		cmapSvc := cmapsvc.New(n.store, n.stats)
+		cmapSvc.RefreshStats = n.publishStats
+		svcs := []*ipc.Service{cmapSvc.IPCService(), n.cpgH.IPCService(), n.cfgH.IPCService()}
 		if n.vote != nil {
 			svcs = append(svcs, n.vote.ipc.Quorum.IPCService(), n.vote.ipc.Votequorum.IPCService())
 		} else {

@@ -19,6 +19,10 @@ type Service struct {
 	log  *logrus.Entry
 	// TrackQueue is the per-track event queue length (default 1024).
 	TrackQueue int
+	// RefreshStats, when set, runs before every request on the stats
+	// map: Corosync computes that map when it is read, so a client sees
+	// counters of the moment, its own connection included.
+	RefreshStats func()
 }
 
 // New serves def as map 0 (icmap) and stats as map 1 (may be nil).
@@ -127,6 +131,9 @@ type eventSink interface {
 // process answers one request that passed the server's id and minimum
 // size checks. Events for tracks go to sink; maxMsg bounds the reply.
 func (s *Service) process(st *connState, id int32, msg []byte, sink eventSink, maxMsg int) []byte {
+	if st.mapID == 1 && s.RefreshStats != nil {
+		s.RefreshStats()
+	}
 	store := s.maps[st.mapID]
 	switch id {
 	case ReqSet:
