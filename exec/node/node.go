@@ -94,13 +94,15 @@ type Node struct {
 	pid    *PidFile
 	hb     *hbState // nil when the heartbeat is off (heartbeat.go)
 
-	start    time.Time
-	timer    *time.Timer
-	calls    chan func()
-	ready    bool // first sync completed: IPC is open
-	msgs     []pg.Message
-	failure  error
-	lastConf []uint32
+	start time.Time
+	timer *time.Timer
+	calls chan func()
+	ready bool // first sync completed: IPC is open
+	msgs  []pg.Message
+	// mcastBatch is carryOut's reusable list of encoded multicasts.
+	mcastBatch [][]byte
+	failure    error
+	lastConf   []uint32
 	// installedRing is set once the first REGULAR configuration is in.
 	installedRing bool
 	// shutdown is set when corosync-cfgtool -H (an agreed TRYSHUTDOWN)
@@ -487,12 +489,30 @@ func (n *Node) armTimer(deadline time.Duration) {
 
 func (n *Node) carryOut(rd srp.Ready) {
 	tlog := n.log.WithField("subsys", SubsysTotem)
+	// Consecutive multicasts (a token visit's worth) leave together when
+	// the transport can batch them; a token still goes after them.
+	bm, _ := n.tr.(transport.BatchMulticaster)
+	batch := n.mcastBatch[:0]
+	sendBatch := func() {
+		if len(batch) > 0 {
+			if err := bm.MulticastBatch(batch); err != nil {
+				tlog.WithError(err).Debug("send failed")
+			}
+			clear(batch)
+			batch = batch[:0]
+		}
+	}
 	for _, p := range rd.Packets {
 		b, err := wire.Encode(p.Msg)
 		if err != nil {
 			tlog.WithError(err).Error("cannot encode a totem message")
 			continue
 		}
+		if p.To == 0 && bm != nil {
+			batch = append(batch, b)
+			continue
+		}
+		sendBatch()
 		if p.To == 0 {
 			err = n.tr.Multicast(b)
 		} else {
@@ -502,6 +522,8 @@ func (n *Node) carryOut(rd srp.Ready) {
 			tlog.WithError(err).Debug("send failed")
 		}
 	}
+	sendBatch()
+	n.mcastBatch = batch
 	for _, sc := range rd.StateChanges {
 		n.log.WithFields(sc.LogFields()).Debugf("entering %s state", sc.To)
 		n.setStatus(func(s *Status) { s.State = sc.To })

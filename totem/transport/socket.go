@@ -110,11 +110,19 @@ func (s *udpSocket) sendAll(c *counters, dsts []netip.AddrPort, b []byte, batch 
 	for i, d := range dsts {
 		ms[i] = ipv4.Message{Buffers: [][]byte{b}, Addr: net.UDPAddrFromAddrPort(d)}
 	}
+	return s.writeBatches(c, ms, batch)
+}
+
+// writeBatches sends ms with sendmmsg, batch messages per call. A failing
+// message does not stop the others; the first error is returned after
+// all were tried.
+func (s *udpSocket) writeBatches(c *counters, ms []ipv4.Message, batch int) error {
+	var first error
 	for len(ms) > 0 {
 		chunk := ms[:min(len(ms), batch)]
 		n, err := s.batch.WriteBatch(chunk, 0)
 		for i := 0; i < n; i++ {
-			c.sent(len(b))
+			c.sent(len(chunk[i].Buffers[0]))
 		}
 		if err != nil {
 			// sendmmsg reports the error of the first message it could

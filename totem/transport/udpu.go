@@ -82,6 +82,7 @@ type UDPU struct {
 	log   logrus.FieldLogger
 	wg    sync.WaitGroup
 
+	fan       fanout // MulticastBatch's reusable addresses and messages
 	closeOnce sync.Once
 	closed    atomic.Bool
 }
@@ -156,12 +157,7 @@ func (u *UDPU) Multicast(b []byte) error {
 	if err := u.checkSize(b); err != nil {
 		return err
 	}
-	list := u.members.get().list
-	dsts := make([]netip.AddrPort, len(list))
-	for i, m := range list {
-		dsts[i] = netip.AddrPortFrom(m.Addr, u.cfg.Port)
-	}
-	return u.logSend(u.mcast.sendAll(&u.stats, dsts, b, u.cfg.SendBatch))
+	return u.MulticastBatch([][]byte{b})
 }
 
 func (u *UDPU) Recv() <-chan Datagram             { return u.q.ch }
