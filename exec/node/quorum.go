@@ -38,6 +38,7 @@ type voteService struct {
 	// says a copy happened at all.
 	keysGen  uint64
 	keysDone bool
+	cfgWatch configWatch
 }
 
 func newVoteService(cfg votequorum.Config, log *logrus.Logger, store *cmap.Store) (*voteService, error) {
@@ -48,6 +49,7 @@ func newVoteService(cfg votequorum.Config, log *logrus.Logger, store *cmap.Store
 	v := &voteService{m: m, log: log, store: store}
 	v.ipc = vqipc.New(m, true, v.queue)
 	v.ipc.Votequorum.Clock = time.Now
+	v.cfgWatch.start(store)
 	v.collect()
 	return v, nil
 }
@@ -90,6 +92,7 @@ func (v *voteService) SyncAbort()    { v.m.SyncAbort(); v.collect() }
 // NODEINFO messages must reach the ring now, not with the next delivery.
 func (v *voteService) tick(now time.Time) {
 	v.m.Tick(now)
+	v.cfgWatch.apply(v.m, v.store)
 	v.collect()
 }
 
@@ -134,8 +137,24 @@ func (v *voteService) collect() {
 // voteConfig reads the quorum section; ok is false when votequorum is not
 // the configured provider (then Corosync runs no quorum service either).
 func voteConfig(cfg *coroconf.Config, s Settings) (votequorum.Config, bool) {
+	return voteConfigFrom(cfg.Get, cfg.Entries, s)
+}
+
+// storeVoteConfig reads the same settings from the live cmap, as
+// corosync's votequorum re-reads icmap when they change at runtime.
+func storeVoteConfig(store *cmap.Store, s Settings) (votequorum.Config, bool) {
+	get := func(key string) (cmap.Value, bool) {
+		v, err := store.Get(key)
+		return v, err == nil
+	}
+	return voteConfigFrom(get, store.Iter("nodelist.node."), s)
+}
+
+// voteConfigFrom reads quorum.* through get and the nodes from entries
+// (those outside nodelist.node.* are ignored).
+func voteConfigFrom(get func(string) (cmap.Value, bool), entries []cmap.Entry, s Settings) (votequorum.Config, bool) {
 	str := func(key string) (string, bool) {
-		v, ok := cfg.Get(key)
+		v, ok := get(key)
 		if !ok {
 			return "", false
 		}
@@ -160,7 +179,7 @@ func voteConfig(cfg *coroconf.Config, s Settings) (votequorum.Config, bool) {
 		return votequorum.Config{}, false
 	}
 	vc := votequorum.Config{NodeID: s.NodeID}
-	for _, e := range cfg.Entries {
+	for _, e := range entries {
 		rest, ok := strings.CutPrefix(e.Key, "nodelist.node.")
 		if !ok || !strings.HasSuffix(rest, ".nodeid") {
 			continue

@@ -8,6 +8,7 @@ import (
 	osexec "os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,7 +89,9 @@ func newQuorumCluster(t *testing.T, name string, daemon []string, s *quorumScena
 	t.Helper()
 	c := netns.NewCluster(t, s.Hosts, netns.Options{})
 	q := &quorumCluster{name: name, c: c, daemon: daemon, s: s, procs: map[int]*netns.Proc{}, qdevs: map[int]*netns.Proc{}}
-	o := netns.CorosyncOptions{Token: s.Token, Daemon: daemon, QuorumExtra: s.Quorum}
+	// token_coefficient 0: failure detection takes one token timeout
+	// whatever the cluster size, which keeps the scenarios short.
+	o := netns.CorosyncOptions{Token: s.Token, Daemon: daemon, QuorumExtra: s.Quorum, TotemExtra: []string{"token_coefficient: 0"}}
 	if s.Qnetd {
 		qnetd := c.Hosts[s.Hosts-1]
 		for i := 1; i < s.Hosts; i++ {
@@ -176,14 +179,19 @@ func playQuorumStep(t *testing.T, pair []*quorumCluster, st quorumStep) error {
 			}
 			q.blocked = nil
 		}
-	case "quorumtool":
+	case "quorumtool", "cmap":
+		tool := "corosync-quorumtool"
+		args := st.Args
+		if st.Op == "cmap" {
+			tool, args = "corosync-cmapctl", append([]string{"-s"}, st.Args...)
+		}
 		var codes []int
 		var outs []string
 		for _, q := range pair {
-			out, code := q.quorumtool(st.Hosts[0], st.Args...)
+			out, code := q.run(st.Hosts[0], tool, args...)
 			codes, outs = append(codes, code), append(outs, out)
 		}
-		t.Logf("quorumtool %s on node %d: exit %v; %s said %q", strings.Join(st.Args, " "), st.Hosts[0], codes, pair[1].name, strings.TrimSpace(outs[1]))
+		t.Logf("%s %s on node %d: exit %v; %s said %q", tool, strings.Join(args, " "), st.Hosts[0], codes, pair[1].name, strings.TrimSpace(outs[1]))
 		if codes[0] != codes[1] {
 			return fmt.Errorf("exit status %s %d, %s %d:\n%s\n---\n%s", pair[0].name, codes[0], pair[1].name, codes[1], outs[0], outs[1])
 		}
@@ -259,12 +267,12 @@ func (q *quorumCluster) start(hosts []int) error {
 	return nil
 }
 
-// quorumtool runs corosync-quorumtool on host i and returns its output and
-// exit status (-1: it could not run).
-func (q *quorumCluster) quorumtool(i int, args ...string) (string, int) {
+// run runs a tool on host i and returns its output and exit status (-1:
+// it could not run).
+func (q *quorumCluster) run(i int, tool string, args ...string) (string, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	out, err := q.host(i).Command(ctx, append([]string{"corosync-quorumtool"}, args...)...).CombinedOutput()
+	out, err := q.host(i).Command(ctx, append([]string{tool}, args...)...).CombinedOutput()
 	var ee *osexec.ExitError
 	switch {
 	case err == nil:
@@ -286,11 +294,22 @@ func checkStatus(t *testing.T, pair []*quorumCluster, st quorumStep) error {
 	verdictsMet := time.Time{}
 	for {
 		ok, same := true, true
+		// One round asks every host of both clusters at once.
+		var wg sync.WaitGroup
 		for ci, q := range pair {
-			outs[ci] = outs[ci][:0]
-			for _, i := range st.Hosts {
-				out, _ := q.quorumtool(i, "-s")
-				outs[ci] = append(outs[ci], normaliseStatus(out))
+			outs[ci] = make([]string, len(st.Hosts))
+			for hi, i := range st.Hosts {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					out, _ := q.run(i, "corosync-quorumtool", "-s")
+					outs[ci][hi] = normaliseStatus(out)
+				}()
+			}
+		}
+		wg.Wait()
+		for ci := range pair {
+			for _, out := range outs[ci] {
 				if v, good := readVerdict(out); !good || !st.Want.matches(v) {
 					ok = false
 				}

@@ -32,6 +32,9 @@ import (
 //	join                            undo every split
 //	quorumtool 1 -e 5               run corosync-quorumtool on host 1; both
 //	                                clusters must give the same exit status
+//	cmap 1 quorum.expected_votes u32 5
+//	                                corosync-cmapctl -s on host 1 (same exit
+//	                                status on both)
 //	members 1 2 = 1 2               wait until hosts list exactly these members
 //	status 1 2 = yes expected=3 total=3 quorum=2 flags=Quorate,WaitForAll
 //	                                wait until each host's quorumtool -s says
@@ -149,13 +152,13 @@ func parseQuorumScenario(name string, r io.Reader) (*quorumScenario, error) {
 			if len(args) != 0 {
 				return nil, errf("join takes no arguments")
 			}
-		case "quorumtool":
-			if len(args) < 2 {
-				return nil, errf("quorumtool HOST ARGS...")
+		case "quorumtool", "cmap":
+			if len(args) < 2 || (op == "cmap" && len(args) != 4) {
+				return nil, errf("quorumtool HOST ARGS... | cmap HOST KEY TYPE VALUE")
 			}
 			hs, err := hostList(args[:1])
 			if err != nil {
-				return nil, errf("quorumtool: %v", err)
+				return nil, errf("%s: %v", op, err)
 			}
 			st.Hosts, st.Args = hs, args[1:]
 		case "members", "status":
