@@ -318,6 +318,7 @@ func TestNetnsToolsMatchCorosync(t *testing.T) {
 		{"corosync-cfgtool", "-a", "9"},
 		{"corosync-cfgtool", "-b", "-s"},
 		{"corosync-cfgtool", "-i", "198.18.0.1", "-s"},
+		{"corosync-cfgtool", "-L"},
 		{"corosync-cmapctl"},
 		{"corosync-cmapctl", "-m", "stats"},
 		{"corosync-cmapctl", "runtime.members."},
