@@ -120,15 +120,11 @@ func runPcmkFailover(pc *pcmkCluster) pcmkOutcome {
 	o.Rejoin = time.Since(restarted)
 	o.Rejoined = true
 	pc.checkTools(pc.nodes)
-	// Stickiness keeps the resource where it went; it must run once.
-	where, err := pc.locate(victim, "dummy")
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.StayedPut = len(where) == 1 && where[0] == o.MovedTo
-	if !o.StayedPut {
-		t.Fatalf("%s: after %s rejoined dummy runs on %v, want only %s", o.Stack, o.Victim, where, o.MovedTo)
-	}
+	// Stickiness keeps the resource where it went; it must run once, in
+	// Pacemaker's view and in fact (the agent's state file).
+	pc.waitRunningOn(victim, "dummy", 30*time.Second, func(at string) bool { return at == o.MovedTo })
+	pc.waitActive(o.MovedTo, 30*time.Second)
+	o.StayedPut = true
 	t.Logf("%s: %s rejoined after %.1fs; dummy still on %s", o.Stack, o.Victim, o.Rejoin.Seconds(), o.MovedTo)
 	return o
 }

@@ -101,6 +101,18 @@ func newPcmkCluster(t *testing.T, stacks ...string) *pcmkCluster {
 		t.Fatal(err)
 	}
 	pc.conf = conf
+	// RINGFENCE_PCMK_LOGS=dir keeps every process log of the run.
+	if keep := os.Getenv("RINGFENCE_PCMK_LOGS"); keep != "" {
+		t.Cleanup(func() {
+			dst := filepath.Join(keep, strings.ReplaceAll(t.Name(), "/", "_"))
+			if out, err := osexec.Command("sh", "-c", `mkdir -p "$2" && cp "$1"/*.log "$2"/`, "sh", c.Dir(), dst).CombinedOutput(); err != nil {
+				t.Logf("keeping logs: %v: %s", err, out)
+			}
+			for _, n := range pc.nodes {
+				_ = os.WriteFile(filepath.Join(dst, n.name+"-pacemaker-detail.log"), []byte(pc.detailLog(n)), 0o644)
+			}
+		})
+	}
 	for i, h := range c.Hosts {
 		pc.nodes = append(pc.nodes, &pcmkNode{h: h, name: fmt.Sprintf("node%d", i+1), stack: stacks[i]})
 		pc.seed(h)
@@ -169,7 +181,7 @@ func (pc *pcmkCluster) startDaemon(n *pcmkNode) {
 
 func (pc *pcmkCluster) startPacemaker(n *pcmkNode) {
 	pc.t.Helper()
-	p, err := n.h.Start("pacemaker", "env", "PCMK_logfile=/dev/stderr", "PCMK_debug=no", "pacemakerd", "-f")
+	p, err := n.h.Start("pacemaker", "env", "PCMK_logfile="+pcmkLogfile, "PCMK_debug=no", "pacemakerd", "-f")
 	if err != nil {
 		pc.t.Fatal(err)
 	}
@@ -325,6 +337,9 @@ func (pc *pcmkCluster) configure(on *pcmkNode, prefer string) {
 			`<nvpair id="fence-dummy-status" name="status_file" value="`+status+`"/>`+
 			`<nvpair id="fence-dummy-hosts" name="pcmk_host_list" value="node1 node2 node3"/>`+
 			`<nvpair id="fence-dummy-check" name="pcmk_host_check" value="static-list"/>`+
+			// fence_dummy has no port option; without this it logs the
+			// one Pacemaker would pass as unknown.
+			`<nvpair id="fence-dummy-arg" name="pcmk_host_argument" value="none"/>`+
 			`</instance_attributes><operations><op id="fence-dummy-monitor" name="monitor" interval="60s"/></operations></primitive>`)
 	pc.mustRun(on, "crm_attribute", "--type", "crm_config", "--name", "stonith-enabled", "--update", "true")
 	pc.mustRun(on, "crm_attribute", "--type", "rsc_defaults", "--name", "resource-stickiness", "--update", "100")
@@ -332,6 +347,7 @@ func (pc *pcmkCluster) configure(on *pcmkNode, prefer string) {
 	pc.mustRun(on, "cibadmin", "-C", "-o", "resources", "-X",
 		`<primitive id="dummy" class="ocf" provider="pacemaker" type="Dummy">`+
 			`<meta_attributes id="dummy-meta"><nvpair id="dummy-target-role" name="target-role" value="Stopped"/></meta_attributes>`+
+			`<instance_attributes id="dummy-ia"><nvpair id="dummy-state" name="state" value="`+dummyState+`"/></instance_attributes>`+
 			`<operations><op id="dummy-monitor" name="monitor" interval="`+pcmkMonitorInterval+`"/></operations></primitive>`)
 	pc.mustRun(on, "cibadmin", "-C", "-o", "constraints", "-X",
 		`<rsc_location id="dummy-prefers" rsc="dummy" node="`+prefer+`" score="50"/>`)
@@ -495,12 +511,19 @@ func (pc *pcmkCluster) fenceHistory(n *pcmkNode, target string) string {
 	return out
 }
 
+// pcmkLogfile is where every Pacemaker daemon of a host logs (a private
+// tmpfs per host); pacemakerd's subdaemons cannot log to its stderr.
+const pcmkLogfile = "/var/log/pacemaker/pacemaker.log"
+
+func (pc *pcmkCluster) detailLog(n *pcmkNode) string {
+	out, _ := pc.run(n, "cat", pcmkLogfile)
+	return out
+}
+
 func (pc *pcmkCluster) dumpPacemaker() {
 	for _, n := range pc.nodes {
-		if n.pacemakerd != nil {
-			pc.t.Logf("%s pacemaker log:\n%s", n.name, grepLines(fileString(n.pacemakerd.LogPath),
-				"error", "crit", "warn", "fence", "stonith", "Fencing", "quorum", "membership", "Dummy", "dummy"))
-		}
+		pc.t.Logf("%s pacemaker log:\n%s", n.name, grepLines(pc.detailLog(n),
+			"error", "crit", "warn", "fence", "stonith", "Fencing", "quorum", "membership", "Dummy", "dummy"))
 	}
 }
 
