@@ -18,11 +18,12 @@ import (
 // quorumScenarioDir holds the scenarios TestNetnsQuorumScenarios plays.
 const quorumScenarioDir = "../../votequorum/testdata/netns"
 
-// TestNetnsQuorumScenarios plays every quorum scenario on a ringfenced
-// cluster and on a Debian corosync cluster at the same time: each action
-// is done to both, and every status step must find the scenario's verdict
-// and the very same `corosync-quorumtool -s` (date and ring id aside) on
-// both, node by node.
+// TestNetnsQuorumScenarios plays every quorum scenario on a Debian
+// corosync cluster and a ringfenced cluster at the same time (and, for
+// scenarios marked mixed, on a ring of both daemons): each action is done
+// to every cluster, and every status step must find the scenario's verdict
+// and the very same `corosync-quorumtool -s` as corosync's (date and ring
+// id aside) on every cluster, node by node.
 func TestNetnsQuorumScenarios(t *testing.T) {
 	needCmapctl(t)
 	for _, tool := range []string{"corosync", "corosync-quorumtool"} {
@@ -58,9 +59,20 @@ func TestNetnsQuorumScenarios(t *testing.T) {
 				}
 			}
 			start := time.Now()
+			// The first side is the reference the others must match.
 			pair := []*quorumCluster{
-				newQuorumCluster(t, "ringfenced", []string{bin}, s),
-				newQuorumCluster(t, "corosync", []string{"corosync"}, s),
+				newQuorumCluster(t, "corosync", func(int) []string { return []string{"corosync"} }, s),
+				newQuorumCluster(t, "ringfenced", func(int) []string { return []string{bin} }, s),
+			}
+			if s.Mixed {
+				// Odd hosts run ringfenced, even hosts corosync: one
+				// ring whose nodes must count each other's votes.
+				pair = append(pair, newQuorumCluster(t, "mixed", func(i int) []string {
+					if i%2 == 1 {
+						return []string{bin}
+					}
+					return []string{"corosync"}
+				}, s))
 			}
 			for _, st := range s.Steps {
 				if err := playQuorumStep(t, pair, st); err != nil {
@@ -76,7 +88,7 @@ func TestNetnsQuorumScenarios(t *testing.T) {
 type quorumCluster struct {
 	name    string
 	c       *netns.Cluster
-	daemon  []string
+	daemon  func(host int) []string
 	conf    string
 	s       *quorumScenario
 	procs   map[int]*netns.Proc
@@ -85,19 +97,19 @@ type quorumCluster struct {
 	all     []*netns.Proc // every daemon started
 }
 
-func newQuorumCluster(t *testing.T, name string, daemon []string, s *quorumScenario) *quorumCluster {
+func newQuorumCluster(t *testing.T, name string, daemon func(int) []string, s *quorumScenario) *quorumCluster {
 	t.Helper()
 	c := netns.NewCluster(t, s.Hosts, netns.Options{})
 	q := &quorumCluster{name: name, c: c, daemon: daemon, s: s, procs: map[int]*netns.Proc{}, qdevs: map[int]*netns.Proc{}}
 	// token_coefficient 0: failure detection takes one token timeout
 	// whatever the cluster size, which keeps the scenarios short.
-	o := netns.CorosyncOptions{Token: s.Token, Daemon: daemon, QuorumExtra: s.Quorum, TotemExtra: []string{"token_coefficient: 0"}}
+	o := netns.CorosyncOptions{Token: s.Token, QuorumExtra: s.Quorum, TotemExtra: []string{"token_coefficient: 0"}}
 	if s.Qnetd {
 		qnetd := c.Hosts[s.Hosts-1]
 		for i := 1; i < s.Hosts; i++ {
 			o.Nodes = append(o.Nodes, i)
 		}
-		o.QuorumExtra = append(o.QuorumExtra, "device {", "\tmodel: net", "\tvotes: 1", "\ttimeout: 3000", "\tsync_timeout: 5000",
+		o.QuorumExtra = append(o.QuorumExtra, "device {", "\tmodel: net", "\tvotes: 1",
 			"\tnet {", "\t\thost: "+qnetd.Addr.String(), "\t\talgorithm: ffsplit", "\t\ttls: off", "\t}", "}")
 		if _, err := qnetd.Run(context.Background(), "mkdir", "-p", "/run/corosync-qnetd"); err != nil {
 			t.Fatal(err)
@@ -119,7 +131,7 @@ func newQuorumCluster(t *testing.T, name string, daemon []string, s *quorumScena
 
 func (q *quorumCluster) host(i int) *netns.Host { return q.c.Hosts[i-1] }
 
-// playQuorumStep does one step to both clusters.
+// playQuorumStep does one step to every cluster.
 func playQuorumStep(t *testing.T, pair []*quorumCluster, st quorumStep) error {
 	switch st.Op {
 	case "start":
@@ -191,9 +203,11 @@ func playQuorumStep(t *testing.T, pair []*quorumCluster, st quorumStep) error {
 			out, code := q.run(st.Hosts[0], tool, args...)
 			codes, outs = append(codes, code), append(outs, out)
 		}
-		t.Logf("%s %s on node %d: exit %v; %s said %q", tool, strings.Join(args, " "), st.Hosts[0], codes, pair[1].name, strings.TrimSpace(outs[1]))
-		if codes[0] != codes[1] {
-			return fmt.Errorf("exit status %s %d, %s %d:\n%s\n---\n%s", pair[0].name, codes[0], pair[1].name, codes[1], outs[0], outs[1])
+		t.Logf("%s %s on node %d: exit %v; %s said %q", tool, strings.Join(args, " "), st.Hosts[0], codes, pair[0].name, strings.TrimSpace(outs[0]))
+		for ci := range pair[1:] {
+			if codes[ci+1] != codes[0] {
+				return fmt.Errorf("exit status %s %d, %s %d:\n%s\n---\n%s", pair[0].name, codes[0], pair[ci+1].name, codes[ci+1], outs[0], outs[ci+1])
+			}
 		}
 	case "members":
 		start := time.Now()
@@ -206,7 +220,7 @@ func playQuorumStep(t *testing.T, pair []*quorumCluster, st quorumStep) error {
 				}
 			}
 		}
-		t.Logf("line %d: members %v on hosts %v of both after %v", st.Line, st.Members, st.Hosts, time.Since(start).Round(time.Millisecond))
+		t.Logf("line %d: members %v on hosts %v of every cluster after %v", st.Line, st.Members, st.Hosts, time.Since(start).Round(time.Millisecond))
 	case "status":
 		return checkStatus(t, pair, st)
 	case "sleep":
@@ -233,7 +247,7 @@ func playQuorumStep(t *testing.T, pair []*quorumCluster, st quorumStep) error {
 // connect).
 func (q *quorumCluster) start(hosts []int) error {
 	for _, i := range hosts {
-		p, err := q.host(i).StartDaemon(q.conf, q.daemon...)
+		p, err := q.host(i).StartDaemon(q.conf, q.daemon(i)...)
 		if err != nil {
 			return err
 		}
@@ -284,8 +298,8 @@ func (q *quorumCluster) run(i int, tool string, args ...string) (string, int) {
 	}
 }
 
-// checkStatus waits until every listed host of both clusters shows the
-// wanted verdict, then until both clusters print the same status, and
+// checkStatus waits until every listed host of every cluster shows the
+// wanted verdict, then until all print what corosync prints, and
 // fails with both outputs when either wait runs out.
 func checkStatus(t *testing.T, pair []*quorumCluster, st quorumStep) error {
 	start := time.Now()
@@ -294,7 +308,7 @@ func checkStatus(t *testing.T, pair []*quorumCluster, st quorumStep) error {
 	verdictsMet := time.Time{}
 	for {
 		ok, same := true, true
-		// One round asks every host of both clusters at once.
+		// One round asks every host of every cluster at once.
 		var wg sync.WaitGroup
 		for ci, q := range pair {
 			outs[ci] = make([]string, len(st.Hosts))
@@ -315,16 +329,18 @@ func checkStatus(t *testing.T, pair []*quorumCluster, st quorumStep) error {
 				}
 			}
 		}
-		for hi := range st.Hosts {
-			if outs[0][hi] != outs[1][hi] {
-				same = false
+		for ci := range pair[1:] {
+			for hi := range st.Hosts {
+				if outs[ci+1][hi] != outs[0][hi] {
+					same = false
+				}
 			}
 		}
 		if ok && verdictsMet.IsZero() {
 			verdictsMet = time.Now()
 		}
 		if ok && same {
-			t.Logf("line %d: hosts %v of both clusters show %s after %v", st.Line, st.Hosts, summary(outs[0][0]), time.Since(start).Round(time.Millisecond))
+			t.Logf("line %d: hosts %v of every cluster show %s after %v", st.Line, st.Hosts, summary(outs[0][0]), time.Since(start).Round(time.Millisecond))
 			if testing.Verbose() {
 				t.Logf("node %d:\n%s", st.Hosts[0], outs[0][0])
 			}
@@ -343,7 +359,7 @@ func checkStatus(t *testing.T, pair []*quorumCluster, st quorumStep) error {
 			if !ok {
 				return fmt.Errorf("want %v on hosts %v; got:%s", st.Want, st.Hosts, b.String())
 			}
-			return fmt.Errorf("verdicts hold, but the two clusters print different status:%s", b.String())
+			return fmt.Errorf("verdicts hold, but the clusters print different status:%s", b.String())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -23,6 +23,8 @@ import (
 //	hosts 4                         first line: cluster size
 //	token 500                       totem.token (ms)
 //	quorum wait_for_all: 1          a line for the quorum section (repeatable)
+//	mixed                           also play it on a ring of ringfenced (odd
+//	                                hosts) and corosync (even hosts)
 //	qnetd                           the last host runs corosync-qnetd, the
 //	                                others corosync-qdevice (model net, ffsplit)
 //	start 1 2                       start the daemons (and qdevices)
@@ -48,6 +50,7 @@ type quorumScenario struct {
 	Token  int
 	Quorum []string
 	Qnetd  bool
+	Mixed  bool
 	Steps  []quorumStep
 }
 
@@ -130,6 +133,12 @@ func parseQuorumScenario(name string, r io.Reader) (*quorumScenario, error) {
 				return nil, errf("qnetd takes no arguments and needs a host of its own")
 			}
 			s.Qnetd = true
+			continue
+		case "mixed":
+			if len(args) != 0 {
+				return nil, errf("mixed takes no arguments")
+			}
+			s.Mixed = true
 			continue
 		case "start", "kill", "cut", "heal":
 			hs, err := hostList(args)
