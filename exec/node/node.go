@@ -92,7 +92,9 @@ type Node struct {
 	stats  *cmap.Store
 	ipcSrv *ipc.Server
 	pid    *PidFile
-	hb     *hbState // nil when the heartbeat is off (heartbeat.go)
+	// srpBase is where srp's counters stood at the last stats clear.
+	srpBase srp.Stats
+	hb      *hbState // nil when the heartbeat is off (heartbeat.go)
 
 	start time.Time
 	timer *time.Timer
@@ -230,6 +232,7 @@ func New(opts Options) (n *Node, err error) {
 		n.ipcSrv = ipc.NewServer(cfg)
 		cmapSvc := cmapsvc.New(n.store, n.stats)
 		cmapSvc.RefreshStats = n.publishStats
+		cmapSvc.ClearStats = n.clearStats
 		svcs := []*ipc.Service{cmapSvc.IPCService(), n.cpgH.IPCService(), n.cfgH.IPCService()}
 		if n.vote != nil {
 			svcs = append(svcs, n.vote.ipc.Quorum.IPCService(), n.vote.ipc.Votequorum.IPCService())
@@ -749,7 +752,7 @@ func (n *Node) closeAll() {
 
 // publishStats writes a few of Corosync's stats map keys.
 func (n *Node) publishStats() {
-	st := n.srp.Stats()
+	st := n.srpStats()
 	set := func(k string, v uint64) { _ = n.stats.Set("stats.srp."+k, cmap.U64(v)) }
 	set("orf_token_tx", st.OrfTokenTx)
 	set("orf_token_rx", st.OrfTokenRx)

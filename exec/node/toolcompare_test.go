@@ -111,12 +111,16 @@ func startToolClusters(t *testing.T, o netns.CorosyncOptions) (coro, ours *toolC
 //   - values of runtime.services.<svc>.<fn>.rx/tx and of the stats map
 //     (message counts depend on how formation went), and the client pid
 //     and connection pointer in stats.ipcs.service<N>.<pid>.<conn>.*;
+//   - runtime.members.<id>.join_count: a member that flapped while the
+//     three daemons started together counts 2 (seen on both daemons;
+//     rejoin counting is checked in TestNetnsThreeDaemons);
 //   - keys in knownGaps, which corosync has and ringfenced does not
 //     (with the reason), and knownExtra, the reverse.
 var (
 	dateLine   = regexp.MustCompile(`(?m)^Date:( +).*$`)
 	ringIDLine = regexp.MustCompile(`(?m)^Ring ID:( +)[0-9a-f]+\.[0-9a-f]+$`)
 	counterKey = regexp.MustCompile(`(?m)^(runtime\.services\.[a-z]+\.[0-9]+\.[rt]x \(u64\)) = [0-9]+$`)
+	joinCount  = regexp.MustCompile(`(?m)^(runtime\.members\.[0-9]+\.join_count \(u32\)) = [0-9]+$`)
 	statsValue = regexp.MustCompile(`(?m)^(stats\.\S+ \(\w+\)) = .*$`)
 	// Per-connection IPC stats carry the client's pid and a pointer.
 	ipcConnKey = regexp.MustCompile(`(?m)^stats\.ipcs\.service([0-9]+)\.[0-9]+\.0x[0-9a-f]+\.`)
@@ -163,6 +167,7 @@ func normalise(out string, gaps map[string]string) string {
 	out = dateLine.ReplaceAllString(out, "Date:$1<date>")
 	out = ringIDLine.ReplaceAllString(out, "Ring ID:$1<ring>")
 	out = counterKey.ReplaceAllString(out, "$1 = <n>")
+	out = joinCount.ReplaceAllString(out, "$1 = <n>")
 	out = statsValue.ReplaceAllString(out, "$1 = <n>")
 	out = ipcConnKey.ReplaceAllString(out, "stats.ipcs.service$1.<pid>.<conn>.")
 	var kept []string
@@ -190,6 +195,19 @@ func compare(t *testing.T, coro, ours *toolCluster, i int, argv ...string) toolR
 		t.Logf("%s: same (exit %d, %d lines)", label, c.code, strings.Count(cn, "\n"))
 	}
 	return o
+}
+
+// compareEach is compare with an argv that depends on the cluster (a
+// path in its directory).
+func compareEach(t *testing.T, coro, ours *toolCluster, i int, argv func(*toolCluster) []string) {
+	t.Helper()
+	c := coro.run(t, i, 15*time.Second, argv(coro)...)
+	o := ours.run(t, i, 15*time.Second, argv(ours)...)
+	cn := strings.ReplaceAll(normalise(c.out, knownGaps), coro.c.Dir(), "<dir>")
+	on := strings.ReplaceAll(normalise(o.out, knownExtra), ours.c.Dir(), "<dir>")
+	if cn != on || c.code != o.code {
+		t.Errorf("node %d: %v differs:\n%s", i, argv(ours), lineDiff(fmt.Sprintf("exit %d\n%s", c.code, cn), fmt.Sprintf("exit %d\n%s", o.code, on)))
+	}
 }
 
 // lineDiff shows the lines only one side has ("-" corosync, "+" ours).
@@ -343,6 +361,26 @@ func TestNetnsToolsMatchCorosync(t *testing.T) {
 	compare(t, coro, ours, 2, "corosync-cmapctl", "-d", "test.u8")
 	compare(t, coro, ours, 2, "corosync-cmapctl", "-g", "test.u8")
 	compare(t, coro, ours, 2, "corosync-cmapctl", "test.")
+	compare(t, coro, ours, 2, "corosync-cmapctl", "-D", "test.")
+	compare(t, coro, ours, 2, "corosync-cmapctl", "test.")
+	for _, tc := range []*toolCluster{coro, ours} {
+		load := "load.a u32 5\nload.b str two words\n^load.a\nload.c i8 -1\n"
+		if err := os.WriteFile(tc.conf+".load", []byte(load), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	compareEach(t, coro, ours, 2, func(tc *toolCluster) []string { return []string{"corosync-cmapctl", "-p", tc.conf + ".load"} })
+	compare(t, coro, ours, 2, "corosync-cmapctl", "load.")
+	compare(t, coro, ours, 2, "corosync-cmapctl", "-b", "-g", "load.b")
+	for _, what := range []string{"ipc", "totem", "all", "knet", "bogus"} {
+		compare(t, coro, ours, 1, "corosync-cmapctl", "-C", what)
+	}
+	if r := compare(t, coro, ours, 1, "corosync-cmapctl", "-m", "stats", "-g", "stats.srp.memb_join_rx"); r.out != "stats.srp.memb_join_rx (u64) = 0\n" {
+		t.Errorf("ringfenced: srp stats not cleared by -C all: %s", r)
+	}
+	compare(t, coro, ours, 1, "corosync-cmapctl", "-m", "stats", "-s", "stats.srp.mcast_rx", "u64", "1")
+	compare(t, coro, ours, 1, "corosync-cmapctl", "-m", "stats", "-d", "stats.srp.mcast_rx")
+	compare(t, coro, ours, 1, "corosync-cmapctl", "-m", "bogus")
 	compare(t, coro, ours, 1, "corosync-cmapctl", "-s", "totem.cluster_name", "str", "x")
 	compare(t, coro, ours, 1, "corosync-cmapctl", "-d", "no.such.key")
 

@@ -23,6 +23,10 @@ type Service struct {
 	// map: Corosync computes that map when it is read, so a client sees
 	// counters of the moment, its own connection included.
 	RefreshStats func()
+	// ClearStats carries out corosync-cmapctl -C (what is knet, ipc,
+	// totem, schedmiss or all); nil accepts the request and clears
+	// nothing.
+	ClearStats func(what string)
 }
 
 // New serves def as map 0 (icmap) and stats as map 1 (may be nil).
@@ -135,6 +139,16 @@ func (s *Service) process(st *connState, id int32, msg []byte, sink eventSink, m
 		s.RefreshStats()
 	}
 	store := s.maps[st.mapID]
+	switch id {
+	case ReqSet, ReqDelete, ReqAdjustInt:
+		if st.mapID == 1 {
+			e := ipc.CsErrInvalidParm
+			if key, ok := readName(msg, offKey); ok {
+				e = s.statsWrite(key, id == ReqSet)
+			}
+			return header(id, ipc.ResponseHeaderSize, e) // Res ids equal Req ids here
+		}
+	}
 	switch id {
 	case ReqSet:
 		e := s.set(store, msg)
