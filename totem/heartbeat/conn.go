@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+
+	"golang.org/x/net/ipv4"
 )
 
 // Conn is one link's heartbeat socket. The daemon uses UDP; tests use a
@@ -23,10 +25,38 @@ func ListenUDP(local netip.AddrPort) (Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return udpConn{c}, nil
+	return udpConn{c: c, pc: ipv4.NewPacketConn(c)}, nil
 }
 
-type udpConn struct{ c *net.UDPConn }
+type udpConn struct {
+	c  *net.UDPConn
+	pc *ipv4.PacketConn
+}
+
+// batchWriter sends several datagrams with one system call (sendmmsg).
+type batchWriter interface {
+	// WriteBatch sends bufs[i] to to[i] and sets ok[i] for each that
+	// went out. A failing destination (no route, a neighbour that does
+	// not answer ARP) does not stop the others.
+	WriteBatch(bufs [][]byte, to []netip.AddrPort, ok []bool)
+}
+
+func (u udpConn) WriteBatch(bufs [][]byte, to []netip.AddrPort, ok []bool) {
+	msgs := make([]ipv4.Message, len(bufs))
+	for i := range bufs {
+		msgs[i] = ipv4.Message{Buffers: bufs[i : i+1], Addr: net.UDPAddrFromAddrPort(to[i])}
+	}
+	for i := 0; i < len(msgs); {
+		n, err := u.pc.WriteBatch(msgs[i:], 0)
+		for j := i; j < i+n; j++ {
+			ok[j] = true
+		}
+		i += n
+		if err != nil || n == 0 {
+			i++ // msgs[i] failed: skip it
+		}
+	}
+}
 
 func (u udpConn) WriteTo(b []byte, to netip.AddrPort) error {
 	_, err := u.c.WriteToUDPAddrPort(b, to)

@@ -22,6 +22,9 @@ const (
 	PortOffset = 2
 	// lossWindow is how many probe intervals the loss figure covers.
 	lossWindow = 20
+	// slowEvery: a peer this node does not have to probe (see assign) is
+	// still probed once every slowEvery intervals, for its RTT.
+	slowEvery = 20
 )
 
 // Peer is a member reachable on a link.
@@ -70,6 +73,7 @@ func Monotonic() uint64 {
 type kernelPath interface {
 	Stamp(now uint64) error
 	Lookup(k Key) (Record, error)
+	Dump(into map[Key]Record) error
 	Mode() string
 	Close() error
 }
@@ -82,19 +86,28 @@ type Engine struct {
 	conns  []Conn
 	user   *userTable
 	kernel kernelPath
+	krecs  map[Key]Record // the kernel's records, read once per Tick
 	mode   string
 	seq    uint32
-	buf    []byte
-	wg     sync.WaitGroup
-	peers  map[uint32]*peerState
-	order  []uint32
+	// probe's per-tick buffers, reused.
+	bufs     [][]byte
+	dsts     []netip.AddrPort
+	dstLinks []*linkState
+	oks      []bool
+	wg       sync.WaitGroup
+	peers    map[uint32]*peerState
+	order    []uint32
 	// handled counts datagrams the readers finished with.
 	handled     atomic.Uint64
 	kernelStamp atomic.Uint64
 }
 
 type peerState struct {
-	ringfenced  bool // answered at least once
+	// assigned: this node probes the peer every interval. Each pair needs
+	// one prober: the answers tell the prober, the probes tell the other
+	// side (assign balances the pairs).
+	assigned    bool
+	ringfenced  bool // answered or probed us at least once
 	unreachable bool // reported, waiting for an answer
 	links       map[uint32]*linkState
 }
@@ -102,8 +115,8 @@ type peerState struct {
 type linkState struct {
 	addr     netip.AddrPort
 	sent     uint64
-	answers  uint64 // merged Answers at the last evaluation
-	silent   int    // evaluations in a row without a new answer
+	evidence uint64 // merged Answers + Probes at the last evaluation
+	silent   int    // evaluations in a row without a new answer or probe
 	rec      Record
 	hist     [lossWindow][2]uint64 // (sent, answers) per evaluation
 	histLen  int
@@ -138,7 +151,7 @@ func Open(cfg Config) (*Engine, error) {
 		l.SetLevel(logrus.WarnLevel)
 		cfg.Log = logrus.NewEntry(l)
 	}
-	e := &Engine{cfg: cfg, user: newUserTable(uint64(cfg.Grace)), peers: map[uint32]*peerState{}, buf: make([]byte, 0, PacketLen)}
+	e := &Engine{cfg: cfg, user: newUserTable(uint64(cfg.Grace)), peers: map[uint32]*peerState{}, krecs: map[Key]Record{}}
 	for _, l := range cfg.Links {
 		c, err := cfg.Listen(netip.AddrPortFrom(l.Local, cfg.Port))
 		if err != nil {
@@ -160,6 +173,7 @@ func Open(cfg Config) (*Engine, error) {
 		}
 	}
 	slices.Sort(e.order)
+	e.assign()
 	e.mode = "userspace"
 	if !cfg.NoBPF {
 		k, err := openKernel(cfg)
@@ -254,6 +268,12 @@ func (e *Engine) Stamp() {
 // the peers that just became unreachable on every link.
 func (e *Engine) Tick() (unreachable []uint32) {
 	now := e.cfg.Now()
+	if e.kernel != nil {
+		clear(e.krecs)
+		if err := e.kernel.Dump(e.krecs); err != nil {
+			e.cfg.Log.WithError(err).Warn("heartbeat: cannot read the kernel's records")
+		}
+	}
 	for _, id := range e.order {
 		if e.evaluate(id, e.peers[id], now) {
 			unreachable = append(unreachable, id)
@@ -267,19 +287,13 @@ func (e *Engine) evaluate(id uint32, ps *peerState, now uint64) bool {
 	down := 0
 	for link, ls := range ps.links {
 		k := Key{Node: id, Link: link}
-		rec := e.user.lookup(k)
-		if e.kernel != nil {
-			kr, err := e.kernel.Lookup(k)
-			if err == nil {
-				rec = rec.merge(kr)
-			}
-		}
+		rec := e.user.lookup(k).merge(e.krecs[k])
 		ls.rec = rec
-		if rec.Answers > ls.answers {
-			ls.answers = rec.Answers
+		if ev := rec.Answers + rec.Probes; ev > ls.evidence {
+			ls.evidence = ev
 			ls.silent = 0
 			ps.ringfenced = true
-		} else if ls.sent > 0 {
+		} else if ls.sent > 0 || ps.ringfenced {
 			ls.silent++
 		}
 		copy(ls.hist[1:], ls.hist[:lossWindow-1])
@@ -309,18 +323,59 @@ func (e *Engine) evaluate(id uint32, ps *peerState, now uint64) bool {
 	return true
 }
 
+// assign picks the peers this node probes every interval: with the
+// members in nodeid order on a circle, each node takes the next half, so
+// every pair has one prober and each node about half the pairs.
+func (e *Engine) assign() {
+	all := slices.Sorted(slices.Values(append(slices.Clone(e.order), e.cfg.NodeID)))
+	n := len(all)
+	self := slices.Index(all, e.cfg.NodeID)
+	for _, id := range e.order {
+		d := (slices.Index(all, id) - self + n) % n
+		e.peers[id].assigned = d <= (n-1)/2 || (n%2 == 0 && d == n/2 && e.cfg.NodeID < id)
+	}
+}
+
+// probe sends this interval's probes: to assigned peers, to any peer
+// whose evidence stopped (its probes may have stopped because its daemon
+// stalls while its kernel still answers: ask it), and now and then to the
+// others. A node whose own stamp is stale sends nothing: a probe is
+// evidence of life too.
 func (e *Engine) probe(now uint64) {
 	e.seq++
+	if !fresh(now, e.user.stamp.Load(), e.user.grace) {
+		return
+	}
 	for i, l := range e.cfg.Links {
+		e.bufs, e.dsts, e.dstLinks = e.bufs[:0], e.dsts[:0], e.dstLinks[:0]
 		for _, id := range e.order {
-			ls := e.peers[id].links[uint32(l.Number)]
-			if ls == nil {
+			ps := e.peers[id]
+			ls := ps.links[uint32(l.Number)]
+			if ls == nil || !(ps.assigned || ls.silent > 0 || e.seq%slowEvery == 0) {
 				continue
 			}
 			p := Packet{Type: TypeProbe, Link: l.Number, From: e.cfg.NodeID, To: id, Seq: e.seq, Stamp: now}
-			e.buf = p.Append(e.buf[:0])
-			if err := e.conns[i].WriteTo(e.buf, ls.addr); err == nil {
-				ls.sent++
+			k := len(e.bufs)
+			if k == cap(e.bufs) {
+				e.bufs = append(e.bufs, make([]byte, 0, PacketLen))
+			} else {
+				e.bufs = e.bufs[:k+1]
+			}
+			e.bufs[k] = p.Append(e.bufs[k][:0])
+			e.dsts = append(e.dsts, ls.addr)
+			e.dstLinks = append(e.dstLinks, ls)
+		}
+		e.oks = append(e.oks[:0], make([]bool, len(e.bufs))...)
+		if bw, ok := e.conns[i].(batchWriter); ok {
+			bw.WriteBatch(e.bufs, e.dsts, e.oks)
+		} else {
+			for j := range e.bufs {
+				e.oks[j] = e.conns[i].WriteTo(e.bufs[j], e.dsts[j]) == nil
+			}
+		}
+		for j, ok := range e.oks {
+			if ok {
+				e.dstLinks[j].sent++
 			}
 		}
 	}

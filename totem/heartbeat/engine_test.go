@@ -37,6 +37,10 @@ func newCluster(t *testing.T, ids []uint32, grace time.Duration) *cluster {
 		t.Cleanup(func() { e.Close() })
 		c.eng[id] = e
 	}
+	// Every daemon is up before the first probe goes out.
+	for _, e := range c.eng {
+		e.Stamp()
+	}
 	return c
 }
 
@@ -81,7 +85,7 @@ func TestEngineReportsCutPeerAfterMisses(t *testing.T) {
 		}
 	}
 	for _, l := range c.eng[1].Links() {
-		if !l.Fenced || !l.Reachable || l.Answers == 0 || l.Loss != 0 {
+		if !l.Fenced || !l.Reachable || l.Answers+l.Probes == 0 || l.Loss != 0 {
 			t.Fatalf("healthy link %+v", l)
 		}
 	}
@@ -108,7 +112,7 @@ func TestEngineReportsCutPeerAfterMisses(t *testing.T) {
 		t.Fatalf("reported again: %v", r)
 	}
 	st := c.eng[1].Links()
-	if st[1].Node != 3 || st[1].Reachable || st[1].Loss == 0 {
+	if st[1].Node != 3 || st[1].Reachable || st[1].Sent == 0 || st[1].Loss == 0 {
 		t.Fatalf("cut link %+v", st[1])
 	}
 	// Heal: answers come back, and a later cut is reported again.
@@ -143,42 +147,70 @@ func TestEngineIgnoresPeersThatNeverAnswered(t *testing.T) {
 	}
 }
 
-// A stalled daemon (it stops calling Tick, its socket reader still runs,
-// as the kernel path would) keeps being answered for Grace, then stops:
-// a short stall is not reported, a long one is.
+// A stalled daemon (it stops calling Stamp and Tick, its socket reader
+// still runs, as the kernel path would) keeps being answered for Grace,
+// then stops: a short stall is not reported, a long one is. Node 3 is the
+// assigned prober of node 1 (node 1 only hears its probes), so node 1 must
+// start asking when the probes stop; node 2 probes node 3 itself.
 func TestEngineLivenessStamp(t *testing.T) {
-	ids := []uint32{1, 2}
+	ids := []uint32{1, 2, 3}
 	grace := 10 * DefaultInterval
 	c := newCluster(t, ids, grace)
+	if c.eng[1].peers[3].assigned || !c.eng[3].peers[1].assigned || !c.eng[2].peers[3].assigned {
+		t.Fatal("unexpected probe assignment")
+	}
 	for i := 0; i < 3; i++ {
 		c.step(ids...)
 	}
-	// Node 2 stalls for less than its grace: node 1 sees no change.
+	// Node 3 stalls for less than its grace: nobody sees a change.
 	for i := 0; i < 8; i++ {
-		if r := c.step(1); len(r) > 0 {
+		if r := c.step(1, 2); len(r) > 0 {
 			t.Fatalf("short stall reported at %d: %v", i, r)
 		}
 	}
 	c.step(ids...)
 	// Now a long stall: answers stop once the stamp is older than grace.
-	var got []uint32
-	n := 0
-	for ; n < 30 && got == nil; n++ {
-		got = c.step(1)[1]
+	got := map[uint32]int{}
+	for n := 1; n <= 30 && len(got) < 2; n++ {
+		for id, r := range c.step(1, 2) {
+			if !slices.Equal(r, []uint32{3}) {
+				t.Fatalf("node %d reported %v", id, r)
+			}
+			got[id] = n
+		}
 	}
-	if !slices.Equal(got, []uint32{2}) {
-		t.Fatalf("long stall never reported: %v", got)
+	// Stamped at step 0 of the stall; answered while its age <= grace
+	// (10 intervals), then Misses silent evaluations.
+	for _, id := range []uint32{1, 2} {
+		if n := got[id]; n < 10 || n > 10+DefaultMisses+2 {
+			t.Fatalf("node %d reported the long stall after %d intervals (0 = never), want about %d", id, n, 10+DefaultMisses)
+		}
 	}
-	// Stamp at step 0 of the stall; answered while age <= grace (10
-	// intervals), then Misses silent evaluations.
-	if n < 10 || n > 10+DefaultMisses+1 {
-		t.Fatalf("long stall reported after %d intervals, want about %d", n, 10+DefaultMisses)
-	}
-	// The stalled node itself, back to work, does not report node 1 that
-	// answered all along, even though its own ticks stopped for a while.
+	// The stalled node, back to work, does not report nodes that were
+	// there all along, even though its own ticks stopped for a while.
 	for i := 0; i < DefaultMisses+2; i++ {
-		if r := c.step(ids...)[2]; r != nil {
+		if r := c.step(ids...)[3]; r != nil {
 			t.Fatalf("resumed node reported %v", r)
+		}
+	}
+}
+
+func TestProbeAssignmentCoversEveryPairOnce(t *testing.T) {
+	for n := 2; n <= 9; n++ {
+		ids := make([]uint32, n)
+		for i := range ids {
+			ids[i] = uint32(10 * (i + 1)) // not contiguous
+		}
+		c := newCluster(t, ids, time.Second)
+		for _, a := range ids {
+			for _, b := range ids {
+				if a >= b {
+					continue
+				}
+				if c.eng[a].peers[b].assigned == c.eng[b].peers[a].assigned {
+					t.Fatalf("%d nodes: pair %d-%d probed by %v/%v", n, a, b, c.eng[a].peers[b].assigned, c.eng[b].peers[a].assigned)
+				}
+			}
 		}
 	}
 }

@@ -58,11 +58,15 @@ func TestNetnsProbeAndCut(t *testing.T) {
 					}
 				}
 			}
+			// Node 1 probes node 2 (answers, RTT); node 3 probes node 1.
 			for _, l := range engs[0].Links() {
-				if !l.Fenced || !l.Reachable || l.Answers < 8 || l.RTT <= 0 || l.RTT > 100*time.Millisecond {
+				t.Logf("node 1 -> %d: rtt %v loss %.2f answers %d probes received %d", l.Node, l.RTT, l.Loss, l.Answers, l.Probes)
+				if !l.Fenced || !l.Reachable || l.Answers+l.Probes < 8 {
 					t.Fatalf("link %+v", l)
 				}
-				t.Logf("node 1 -> %d: rtt %v loss %.2f answers %d", l.Node, l.RTT, l.Loss, l.Answers)
+			}
+			if l := engs[0].Links()[0]; l.Answers < 8 || l.RTT <= 0 || l.RTT > 100*time.Millisecond {
+				t.Fatalf("probed link %+v", l)
 			}
 			if mode == "xdp" {
 				// Node 2's answers came from its kernel, not its socket.

@@ -226,6 +226,10 @@ type xdpPath struct {
 	key   [8]byte
 	val   [stampSize]byte
 	grace uint64
+	// Dump's buffers; noBatch once the kernel refused batch lookups.
+	keys    []Key
+	vals    []Record
+	noBatch bool
 }
 
 func loadProgram(cfg Config) (*maps, *ebpf.Program, error) {
@@ -341,6 +345,42 @@ func (x *xdpPath) Lookup(k Key) (Record, error) {
 		return Record{}, nil
 	}
 	return r, err
+}
+
+// Dump reads every record with one batch syscall per chunk (a lookup per
+// key costs a syscall each, which at 32 nodes is most of the probe cost);
+// kernels without batch lookups get the per-key path.
+func (x *xdpPath) Dump(into map[Key]Record) error {
+	if !x.noBatch {
+		if x.keys == nil {
+			n := int(x.maps.records.MaxEntries())
+			x.keys, x.vals = make([]Key, n), make([]Record, n)
+		}
+		var cursor ebpf.MapBatchCursor
+		for {
+			n, err := x.maps.records.BatchLookup(&cursor, x.keys, x.vals, nil)
+			for i := 0; i < n; i++ {
+				into[x.keys[i]] = x.vals[i]
+			}
+			if errors.Is(err, ebpf.ErrKeyNotExist) {
+				return nil
+			}
+			if errors.Is(err, ebpf.ErrNotSupported) {
+				x.noBatch = true
+				break
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	var k Key
+	var r Record
+	it := x.maps.records.Iterate()
+	for it.Next(&k, &r) {
+		into[k] = r
+	}
+	return it.Err()
 }
 
 func (x *xdpPath) Close() error {

@@ -169,3 +169,30 @@ func TestXDPPassesOtherTraffic(t *testing.T) {
 		}
 	}
 }
+
+func TestXDPDumpReadsEveryRecord(t *testing.T) {
+	m, prog := loadForTest(t)
+	setStamp(t, m, Monotonic(), uint64(time.Hour))
+	for from := uint32(1); from <= 40; from++ {
+		if from == 2 {
+			continue
+		}
+		in := frame(ip1, ip2, testPort, testPort, Packet{Type: TypeProbe, Link: uint8(from % 2), From: from, To: 2}.Append(nil))
+		if ret, _ := run(t, prog, in); ret != xdpTx {
+			t.Fatalf("verdict %d", ret)
+		}
+	}
+	for _, batch := range []bool{true, false} {
+		x := &xdpPath{maps: m, noBatch: !batch}
+		got := map[Key]Record{}
+		if err := x.Dump(got); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 39 {
+			t.Fatalf("batch=%v: %d records, want 39", batch, len(got))
+		}
+		if r := got[Key{Node: 7, Link: 1}]; r.Probes != 1 || r.Replied != 1 {
+			t.Fatalf("batch=%v: record of node 7 %+v", batch, r)
+		}
+	}
+}
