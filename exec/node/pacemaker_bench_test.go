@@ -72,6 +72,7 @@ func printPcmkTable(rf, co []pcmkOutcome) {
 	fmt.Printf("\nPacemaker 2.1.5 failover, 3 nodes, udpu, median of %d/%d rounds (ratio = corosync / ringfenced)\n", len(rf), len(co))
 	fmt.Printf("Pacemaker timers, same for both: %s\n", pcmkTimersString())
 	fmt.Printf("SIGKILL of the Dummy's node (not DC) -> fenced by fence_dummy -> Dummy running on a survivor; polled every 250ms\n")
+	fmt.Printf("daemons as shipped: ringfenced with its default heartbeat (RINGFENCE_HEARTBEAT=%q), corosync with token loss only\n", os.Getenv("RINGFENCE_HEARTBEAT"))
 	fmt.Printf("%-10s", "")
 	for _, c := range cols {
 		fmt.Printf(" %10s", c.name)
