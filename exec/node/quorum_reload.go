@@ -12,6 +12,7 @@ const (
 	reloadKey       = "config.totemconfig_reload_in_progress"
 	reloadStatusKey = "config.reload_status"
 	cancelWFAKey    = "quorum.cancel_wait_for_all"
+	csOK            = 1 // CS_OK
 )
 
 // configWatch is corosync's votequorum_refresh_config: changes of
@@ -61,8 +62,9 @@ func (w *configWatch) apply(m *votequorum.Machine, store *cmap.Store) {
 			r, _ := ev.New.AsUint64()
 			w.reloading = r != 0
 			if !w.reloading {
-				// The end of a full reload: one refresh, unless it failed.
-				if st, err := store.Get(reloadStatusKey); err == nil && st.Type == cmap.TypeInt32 && binary.LittleEndian.Uint32(st.Bytes()) != 0 {
+				// The end of a full reload: one refresh, unless it failed
+				// (config.reload_status holds a cs_error_t: CS_OK is 1).
+				if st, err := store.Get(reloadStatusKey); err == nil && st.Type == cmap.TypeInt32 && binary.LittleEndian.Uint32(st.Bytes()) != csOK {
 					continue
 				}
 				refresh = true

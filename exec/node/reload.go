@@ -219,8 +219,8 @@ func (n *Node) reloadConfig() ipc.CsError {
 }
 
 // applyRuntime carries a reloaded configuration into the running parts
-// that Corosync reconfigures from cmap: logging, the udpu member list and
-// votequorum. Totem timing (runtime.config.totem.*) is updated in cmap
+// that Corosync reconfigures from cmap: logging and the udpu member list.
+// Totem timing (runtime.config.totem.*) is updated in cmap
 // only; srp keeps the timing it started with.
 func (n *Node) applyRuntime(cfg *coroconf.Config) {
 	mainLog := n.log.WithField("subsys", SubsysMain)
@@ -240,13 +240,9 @@ func (n *Node) applyRuntime(cfg *coroconf.Config) {
 			mainLog.WithError(err).Warn("cannot update the transport's member list")
 		}
 	}
+	// votequorum follows the reload through cmap (quorum_reload.go), as
+	// Corosync's does when config.totemconfig_reload_in_progress drops.
 	n.settings.Logging, n.settings.Members = settings.Logging, settings.Members
-	if n.vote != nil {
-		if vc, ok := voteConfig(live, n.settings); ok {
-			n.vote.m.ReloadConfig(vc)
-			n.vote.collect()
-		}
-	}
 }
 
 // reopenLogs rebuilds the logger's outputs (reload, corosync-cfgtool -L).

@@ -311,7 +311,9 @@ func TestNetnsToolsMatchCorosync(t *testing.T) {
 	if _, err := osexec.LookPath("stdbuf"); err != nil {
 		t.Skip("needs stdbuf (coreutils) to read the tracking tools' output")
 	}
-	coro, ours := startToolClusters(t, netns.CorosyncOptions{Token: 1000})
+	// token 3000: with 1000 the reference corosync ring flapped under a
+	// loaded 2-core machine, which no comparison survives.
+	coro, ours := startToolClusters(t, netns.CorosyncOptions{Token: 3000})
 
 	// Read-only views, on every node.
 	for i := 1; i <= 3; i++ {
@@ -390,6 +392,7 @@ func TestNetnsToolsMatchCorosync(t *testing.T) {
 	compareTracking(t, coro, ours, []string{"-T", "track."}, []string{"create> track.a (u32) = 1", "create> track.b (str) = x"}, "untracked")
 
 	// Votes and expected votes at run time.
+	settled(t, coro, ours, []uint32{1, 2, 3})
 	compare(t, coro, ours, 1, "corosync-quorumtool", "-e", "5")
 	compare(t, coro, ours, 2, "corosync-quorumtool", "-s")
 	compare(t, coro, ours, 1, "corosync-quorumtool", "-e", "1")
@@ -403,6 +406,17 @@ func TestNetnsToolsMatchCorosync(t *testing.T) {
 
 	testReloadCompare(t, coro, ours)
 	testKillAndShutdownCompare(t, coro, ours)
+}
+
+// settled waits until every host of both clusters lists want, so that a
+// phase starts from the same membership on both sides.
+func settled(t *testing.T, coro, ours *toolCluster, want []uint32) {
+	t.Helper()
+	for _, tc := range []*toolCluster{coro, ours} {
+		for _, id := range want {
+			waitHost(t, tc.c.Hosts[id-1], time.Now(), want, 30*time.Second)
+		}
+	}
 }
 
 // compareTracking runs corosync-cmapctl with track args on node 1 of
@@ -453,6 +467,7 @@ func compareTracking(t *testing.T, coro, ours *toolCluster, track, want []string
 // read-only key changed), then one that does not parse.
 func testReloadCompare(t *testing.T, coro, ours *toolCluster) {
 	both := []*toolCluster{coro, ours}
+	settled(t, coro, ours, []uint32{1, 2, 3})
 	writeConf := func(o netns.CorosyncOptions) {
 		for _, tc := range both {
 			if err := os.WriteFile(tc.conf, []byte(tc.c.CorosyncConf(o)), 0o644); err != nil {
@@ -462,13 +477,13 @@ func testReloadCompare(t *testing.T, coro, ours *toolCluster) {
 	}
 	// A new token, a read-only key changed and a fourth node added: the
 	// expected votes follow the nodelist.
-	writeConf(netns.CorosyncOptions{Token: 2000, ClusterName: "renamed", Nodes: []int{1, 2, 3, 4}})
+	writeConf(netns.CorosyncOptions{Token: 3500, ClusterName: "renamed", Nodes: []int{1, 2, 3, 4}})
 	if r := compare(t, coro, ours, 1, "corosync-cfgtool", "-R"); r.code != 0 {
 		t.Errorf("ringfenced -R: %s", r)
 	}
 	for i := 1; i <= 3; i++ {
-		if r := compare(t, coro, ours, i, "corosync-cmapctl"); !strings.Contains(r.out, "runtime.config.totem.token (u32) = 3300") {
-			t.Errorf("ringfenced node %d did not take the new token (2000 + 2×650 for 4 nodes): %s", i, r)
+		if r := compare(t, coro, ours, i, "corosync-cmapctl"); !strings.Contains(r.out, "runtime.config.totem.token (u32) = 4800") {
+			t.Errorf("ringfenced node %d did not take the new token (3500 + 2×650 for 4 nodes): %s", i, r)
 		}
 	}
 	if r := compare(t, coro, ours, 2, "corosync-quorumtool", "-s"); !strings.Contains(r.out, "Expected votes:   4") {
@@ -478,7 +493,7 @@ func testReloadCompare(t *testing.T, coro, ours *toolCluster) {
 	compare(t, coro, ours, 1, "corosync-cfgtool", "-n")
 	compare(t, coro, ours, 3, "corosync-cfgtool", "-s")
 	// Node 4 removed again and quorum.expected_votes set.
-	writeConf(netns.CorosyncOptions{Token: 2000, QuorumExtra: []string{"expected_votes: 5"}})
+	writeConf(netns.CorosyncOptions{Token: 3000, QuorumExtra: []string{"expected_votes: 5"}})
 	compare(t, coro, ours, 3, "corosync-cfgtool", "-R")
 	if r := compare(t, coro, ours, 1, "corosync-quorumtool", "-s"); !strings.Contains(r.out, "Expected votes:   5") {
 		t.Errorf("ringfenced: quorum.expected_votes 5 not applied: %s", r)
@@ -499,6 +514,7 @@ func testReloadCompare(t *testing.T, coro, ours *toolCluster) {
 // leave), then -H on node 2 shuts it down cleanly (exit 0).
 func testKillAndShutdownCompare(t *testing.T, coro, ours *toolCluster) {
 	both := []*toolCluster{coro, ours}
+	settled(t, coro, ours, []uint32{1, 2, 3})
 	// -m on node 1 prints the status now and again at the membership
 	// change the kill causes.
 	monitors := make([]*bgTool, 2)
