@@ -211,6 +211,10 @@ func (n *Node) heartbeatEvent(ev hbEvent) {
 		n.srp.Tick(n.now())
 	}
 	for _, id := range ev.unreachable {
+		if !n.hb.eng.Unreachable(id) {
+			n.log.WithField("subsys", SubsysTotem).Infof("heartbeat: node %d answered again before the report was handled", id)
+			continue
+		}
 		if n.srp.PeerUnreachable(id) {
 			n.log.WithField("subsys", SubsysTotem).Infof("heartbeat: node %d unreachable on every link, forming a new membership", id)
 		} else {

@@ -15,8 +15,12 @@
 // the stamp. Engine.Tick, every Interval on a goroutine of its own (so the
 // probes cost no event-loop wake-ups), sends probes and reports each peer
 // that was answering and has now been silent on every link for Misses
-// probe intervals. Peers that never
-// answered (not ringfenced, e.g. Corosync in a mixed ring) are never
+// probe intervals. Each pair of nodes has one prober (balanced on the
+// nodeid circle): the answers are its evidence, the probes the other
+// side's, and a side whose evidence stops probes at once itself, so a
+// stalled prober whose kernel still answers is not taken for dead. A node
+// whose own stamp is stale sends no probes. Peers that never answered or
+// probed (not ringfenced, e.g. Corosync in a mixed ring) are never
 // reported. Per peer and link it keeps RTT, loss and last-seen figures
 // (Engine.Links) for `ringfence netmon` and cmap.
 //

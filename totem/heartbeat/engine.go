@@ -109,7 +109,9 @@ type peerState struct {
 	assigned    bool
 	ringfenced  bool // answered or probed us at least once
 	unreachable bool // reported, waiting for an answer
-	links       map[uint32]*linkState
+	// down mirrors unreachable for other goroutines (Unreachable).
+	down  atomic.Bool
+	links map[uint32]*linkState
 }
 
 type linkState struct {
@@ -120,12 +122,11 @@ type linkState struct {
 	rec      Record
 	hist     [lossWindow][2]uint64 // (sent, answers) per evaluation
 	histLen  int
-	lastEval uint64
 }
 
 // Open binds the sockets, tries to load the XDP responder and starts the
 // userspace readers. The returned engine runs the userspace path when BPF
-// is not available; Mode and FallbackReason say which and why.
+// is not available; Mode says which, and why.
 func Open(cfg Config) (*Engine, error) {
 	if cfg.NodeID == 0 || cfg.Port == 0 || len(cfg.Links) == 0 {
 		return nil, errors.New("heartbeat: need a nodeid, a port and at least one link")
@@ -301,7 +302,6 @@ func (e *Engine) evaluate(id uint32, ps *peerState, now uint64) bool {
 		if ls.histLen < lossWindow {
 			ls.histLen++
 		}
-		ls.lastEval = now
 		if ls.silent >= e.cfg.Misses {
 			down++
 		}
@@ -312,6 +312,7 @@ func (e *Engine) evaluate(id uint32, ps *peerState, now uint64) bool {
 	if down < len(ps.links) {
 		if ps.unreachable {
 			ps.unreachable = false
+			ps.down.Store(false)
 			e.cfg.Log.Infof("heartbeat: node %d answers again", id)
 		}
 		return false
@@ -320,7 +321,16 @@ func (e *Engine) evaluate(id uint32, ps *peerState, now uint64) bool {
 		return false
 	}
 	ps.unreachable = true
+	ps.down.Store(true)
 	return true
+}
+
+// Unreachable reports whether peer id is still unreachable on every link
+// (safe from any goroutine). A report that waited in a busy daemon's
+// queue while the peer came back must not remove it.
+func (e *Engine) Unreachable(id uint32) bool {
+	ps := e.peers[id]
+	return ps != nil && ps.down.Load()
 }
 
 // assign picks the peers this node probes every interval: with the

@@ -107,6 +107,9 @@ func TestEngineReportsCutPeerAfterMisses(t *testing.T) {
 	if when != DefaultMisses+1 {
 		t.Fatalf("reported after %d intervals, want %d", when, DefaultMisses+1)
 	}
+	if !c.eng[1].Unreachable(3) || c.eng[1].Unreachable(2) {
+		t.Fatal("Unreachable disagrees with the report")
+	}
 	// Reported once, not on every tick.
 	if r := c.step(ids...); len(r) > 0 {
 		t.Fatalf("reported again: %v", r)
@@ -119,7 +122,7 @@ func TestEngineReportsCutPeerAfterMisses(t *testing.T) {
 	c.net.Heal(addrOf(3))
 	c.step(ids...)
 	c.step(ids...)
-	if !c.eng[1].Links()[1].Reachable {
+	if !c.eng[1].Links()[1].Reachable || c.eng[1].Unreachable(3) {
 		t.Fatal("healed link not reachable")
 	}
 	c.net.Cut(addrOf(3))
