@@ -101,6 +101,9 @@ type Node struct {
 	calls chan func()
 	ready bool // first sync completed: IPC is open
 	msgs  []pg.Message
+	// rxMcast and rxToken are decode's reusable messages.
+	rxMcast wire.Mcast
+	rxToken wire.OrfToken
 	// mcastBatch is carryOut's reusable list of encoded multicasts.
 	mcastBatch [][]byte
 	failure    error
@@ -442,7 +445,7 @@ func (n *Node) Run(ctx context.Context) error {
 }
 
 func (n *Node) receive(dg transport.Datagram) {
-	m, err := wire.Decode(dg.Data)
+	m, err := n.decode(dg.Data)
 	if err != nil {
 		n.log.WithField("subsys", SubsysTotem).WithError(err).Debugf("dropping undecodable datagram from %s", dg.From)
 		return
@@ -452,6 +455,30 @@ func (n *Node) receive(dg transport.Datagram) {
 		from = m.Hdr().NodeID
 	}
 	n.srp.Step(from, m)
+}
+
+// decode parses a datagram. The two kinds a busy ring is made of are
+// decoded without allocating: into structs reused across datagrams, the
+// multicast's payload left in b. That is safe because srp keeps neither:
+// it copies a multicast's payload into its queue and clones the token.
+func (n *Node) decode(b []byte) (wire.Message, error) {
+	h, err := wire.DecodeHeader(b)
+	if err != nil {
+		return nil, err
+	}
+	switch h.Type {
+	case wire.TypeMcast:
+		if err := wire.DecodeMcastView(b, &n.rxMcast); err != nil {
+			return nil, err
+		}
+		return &n.rxMcast, nil
+	case wire.TypeOrfToken:
+		if err := wire.DecodeOrfTokenInto(b, &n.rxToken); err != nil {
+			return nil, err
+		}
+		return &n.rxToken, nil
+	}
+	return wire.Decode(b)
 }
 
 // pump carries out everything the state machines produced until they are
