@@ -62,12 +62,19 @@ type Config struct {
 	Log *logrus.Entry
 }
 
-// Monotonic reads CLOCK_MONOTONIC in ns.
+// Monotonic reads CLOCK_MONOTONIC in ns, the clock bpf_ktime_get_ns
+// reads. unix.ClockGettime is a real system call; the daemon stamps on
+// every turn of its loop, so read it once and follow Go's monotonic clock
+// (the same CLOCK_MONOTONIC, read through the vDSO) from there.
 func Monotonic() uint64 {
+	return monoBase + uint64(time.Since(monoStart))
+}
+
+var monoBase, monoStart = func() (uint64, time.Time) {
 	var ts unix.Timespec
 	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return uint64(ts.Nano())
-}
+	return uint64(ts.Nano()), time.Now()
+}()
 
 // kernelPath is the in-kernel responder (see xdp.go).
 type kernelPath interface {

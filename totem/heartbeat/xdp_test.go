@@ -196,3 +196,29 @@ func TestXDPDumpReadsEveryRecord(t *testing.T) {
 		}
 	}
 }
+
+// Monotonic must read the clock the program reads: the RTT and the
+// liveness gate compare the two.
+func TestMonotonicMatchesKernelClock(t *testing.T) {
+	var ts [2]uint64
+	for i := 0; i < 3; i++ {
+		ts[0] = Monotonic()
+		time.Sleep(20 * time.Millisecond)
+		ts[1] = Monotonic()
+	}
+	if d := time.Duration(ts[1] - ts[0]); d < 20*time.Millisecond || d > 2*time.Second {
+		t.Fatalf("Monotonic advanced %v over a 20ms sleep", d)
+	}
+	// The answer path computes now - stamp in the kernel; a stamp from
+	// Monotonic taken just before must give a small positive RTT.
+	m, prog2 := loadForTest(t)
+	sent := Monotonic()
+	in := frame(ip1, ip2, testPort, testPort, Packet{Type: TypeAnswer, From: 1, To: 2, Stamp: sent}.Append(nil))
+	if ret, _ := run(t, prog2, in); ret != xdpDrop {
+		t.Fatalf("verdict %d", ret)
+	}
+	r := lookup(t, m, Key{Node: 1})
+	if r.RTT == 0 || r.RTT > uint64(time.Second) {
+		t.Fatalf("RTT %v from a Monotonic stamp: the clocks differ", time.Duration(r.RTT))
+	}
+}
