@@ -39,13 +39,7 @@ func TestNetnsPacketLoss(t *testing.T) {
 	if err := c.LossAvailable(); err != nil {
 		t.Skip(err)
 	}
-	conf := c.CorosyncConf(netns.CorosyncOptions{Token: 1000})
-	var nodes []*nsNode
-	for _, h := range c.Hosts {
-		nodes = append(nodes, startNsNode(t, h, conf, t.TempDir()))
-	}
-	all := []uint32{1, 2, 3}
-	waitNsRing(t, nodes, all, 30*time.Second)
+	nodes := startNsRing(t, c)
 	ring := nodes[0].n.Status().RingID
 	changes := make([]int, len(nodes))
 	for i, nn := range nodes {

@@ -62,6 +62,19 @@ func startNsNode(t *testing.T, h *netns.Host, conf, stateDir string) *nsNode {
 	return nn
 }
 
+// startNsRing starts a node on every host of c (token 1000, fresh state
+// directories) and waits until they form one synced ring.
+func startNsRing(t *testing.T, c *netns.Cluster) []*nsNode {
+	t.Helper()
+	conf := c.CorosyncConf(netns.CorosyncOptions{Token: 1000})
+	var nodes []*nsNode
+	for _, h := range c.Hosts {
+		nodes = append(nodes, startNsNode(t, h, conf, t.TempDir()))
+	}
+	waitNsRing(t, nodes, netns.Indices(c.Hosts...), 30*time.Second)
+	return nodes
+}
+
 // stop leaves the ring cleanly (what SIGTERM does to the daemon) and
 // waits for Run to return.
 func (nn *nsNode) stop() {

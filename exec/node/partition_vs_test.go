@@ -34,13 +34,8 @@ func TestNetnsPartitionKeepsOwnMessages(t *testing.T) {
 		t.Skip("known bug: a node loses its own split message at a membership change; RINGFENCE_KNOWN_BUGS=1 runs it")
 	}
 	c := netns.NewCluster(t, 3, netns.Options{})
-	conf := c.CorosyncConf(netns.CorosyncOptions{Token: 1000})
-	var nodes []*nsNode
-	for _, h := range c.Hosts {
-		nodes = append(nodes, startNsNode(t, h, conf, t.TempDir()))
-	}
+	nodes := startNsRing(t, c)
 	all := []uint32{1, 2, 3}
-	waitNsRing(t, nodes, all, 30*time.Second)
 	log := &sendLog{sent: map[string]time.Time{}}
 	var senders []*sender
 	for _, nn := range nodes {
