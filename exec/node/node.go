@@ -702,7 +702,10 @@ func (n *Node) flush() bool {
 	if msgs, _ := n.packer.Pending(); msgs == 0 {
 		return false
 	}
-	if n.srp.Pending() >= n.settings.Timing.MaxMessages {
+	// Only the queue srp drains now counts: packets held for after the
+	// transitional ack would otherwise keep the sync messages staged here
+	// until the ack, which needs them (a sync deadlock under traffic).
+	if n.srp.QueuedInUse() >= n.settings.Timing.MaxMessages {
 		return false
 	}
 	if err := n.broadcast(n.packer.Flush(nil)); err != nil {

@@ -151,6 +151,17 @@ func (n *Node) Stats() Stats { return n.stats }
 // Pending reports how many application messages wait to be sent.
 func (n *Node) Pending() int { return len(n.newQueue) + len(n.transQueue) }
 
+// QueuedInUse reports how many messages wait in the queue the next token
+// drains: the trans queue while waiting for TransAck, else the new-message
+// queue (the queue totemsrp_avail measures). The messages held in the
+// new-message queue until TransAck must not count against sync traffic.
+func (n *Node) QueuedInUse() int {
+	if n.waitingTransAck {
+		return len(n.transQueue)
+	}
+	return len(n.newQueue)
+}
+
 // WaitingTransAck reports whether new messages are being held until TransAck.
 func (n *Node) WaitingTransAck() bool { return n.waitingTransAck }
 
