@@ -255,10 +255,18 @@ func TestThreeNodesOnLoopback(t *testing.T) {
 	waitRing(t, []*testNode{nodes[0], nodes[2]}, []uint32{1, 3}, 15*time.Second)
 
 	for _, want := range []string{"A new membership (", "Completed service synchronization, ready to provide service.", "[QUORUM] Members[3]: 1 2 3",
-		"A processor failed, forming new configuration", "left: 2"} {
+		"left: 2"} {
 		if !strings.Contains(nodes[0].log.String(), want) {
 			t.Errorf("node 1's log lacks %q", want)
 		}
+	}
+	// Whichever survivor times out on the token first says so and sends
+	// the join; the other one follows that join without a timeout of its
+	// own (Corosync logs the notice only from its token timer too), so
+	// the notice is the cluster's, not necessarily node 1's.
+	const failed = "A processor failed, forming new configuration"
+	if !strings.Contains(nodes[0].log.String(), failed) && !strings.Contains(nodes[2].log.String(), failed) {
+		t.Errorf("neither survivor logged %q:\nnode 1:\n%s\nnode 3:\n%s", failed, nodes[0].log.String(), nodes[2].log.String())
 	}
 	if t.Failed() || testing.Verbose() {
 		t.Log(nodes[0].log.String())
