@@ -118,8 +118,12 @@ type Node struct {
 	rxToken wire.OrfToken
 	// mcastBatch is carryOut's reusable list of encoded multicasts.
 	mcastBatch [][]byte
-	failure    error
-	lastConf   []uint32
+	// heldApp and heldIPC park application traffic and CPG requests
+	// while a sync runs (flowcontrol.go).
+	heldApp  []exec.Message
+	heldIPC  []ipc.Delivery
+	failure  error
+	lastConf []uint32
 	// installedRing is set once the first REGULAR configuration is in.
 	installedRing bool
 	// shutdown is set when corosync-cfgtool -H (an agreed TRYSHUTDOWN)
@@ -355,7 +359,7 @@ func (n *Node) Multicast(ctx context.Context, payload []byte) error {
 		return errors.New("node: no AppGroup configured")
 	}
 	var err error
-	if derr := n.Do(ctx, func() { err = n.send(exec.Message{Group: n.opts.AppGroup, Iov: [][]byte{payload}}) }); derr != nil {
+	if derr := n.Do(ctx, func() { err = n.sendApp(exec.Message{Group: n.opts.AppGroup, Iov: [][]byte{payload}}) }); derr != nil {
 		return derr
 	}
 	return err
@@ -388,15 +392,12 @@ func (n *Node) Run(ctx context.Context) error {
 	defer stats.Stop()
 	retry := time.NewTicker(100 * time.Millisecond)
 	defer retry.Stop()
-	var ipcCh <-chan ipc.Delivery
-	if n.ipcSrv != nil {
-		ipcCh = n.ipcSrv.Deliveries()
-	}
 	recv := n.tr.Recv()
 
 	n.srp.Tick(n.now())
 	n.pump()
 	for {
+		ipcCh := n.ipcSource()
 		select {
 		case <-ctx.Done():
 			mainLog.Info("Node was shut down by a signal")
@@ -425,7 +426,7 @@ func (n *Node) Run(ctx context.Context) error {
 			}
 		case <-n.timer.C:
 		case d := <-ipcCh:
-			n.ipcSrv.Dispatch(d)
+			n.dispatchIPC(d)
 		case f := <-n.calls:
 			f()
 		case <-retry.C:
@@ -607,6 +608,7 @@ func (n *Node) deliver(d *srp.Delivery) {
 }
 
 func (n *Node) confChg(c *srp.ConfChg) {
+	n.flushBehindSync()
 	if c.Type == srp.Regular && !n.installedRing && !slices.Contains(c.Joined, n.settings.NodeID) {
 		// Corosync reports the local node as joined in the first ring it
 		// installs ("Members joined: 1"), and main.c creates the local
@@ -742,7 +744,9 @@ func (n *Node) broadcast(pkts []pg.Packet) error {
 }
 
 func (n *Node) syncCompleted() {
+	n.flushSync()
 	n.srp.TransAck()
+	n.releaseHeld()
 	n.asm.SetPhase(pg.PhaseRegular)
 	if n.vote == nil {
 		// Without votequorum nobody else prints the quorum view.

@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -21,19 +20,24 @@ import (
 //
 // In-process nodes in network namespaces, as TestNetnsRollingRestart.
 //
-// Known bug, so it runs only with RINGFENCE_KNOWN_BUGS=1: with the
-// heartbeat off (RINGFENCE_HEARTBEAT=off, failure found by token loss)
-// every node loses the one message it sent at about the moment the ring
-// broke (the same sequence number on all three; the assemblers count
-// BadContinuation, so a message split across two packets lost its head or
-// tail). With the heartbeat on it passes since the flush fix below; before
-// it the sync of each new ring stalled for seconds under traffic (packets
-// held for after the transitional ack kept the sync messages in the
-// packer) and a message was lost most runs.
+// It runs twice: with the heartbeat (the default), and without it, where
+// token loss finds the cut. The second variant reproduced a bug: the
+// packet the packer held at the membership change went out with the sync
+// traffic, ahead of its message's earlier fragments, and every node lost
+// the message it was sending when the ring broke (flowcontrol.go has the
+// rules that fixed it).
 func TestNetnsPartitionKeepsOwnMessages(t *testing.T) {
-	if os.Getenv("RINGFENCE_KNOWN_BUGS") != "1" {
-		t.Skip("known bug: a node loses its own split message at a membership change; RINGFENCE_KNOWN_BUGS=1 runs it")
+	for _, hb := range []string{"default", "off"} {
+		t.Run("heartbeat="+hb, func(t *testing.T) {
+			if hb == "off" {
+				t.Setenv("RINGFENCE_HEARTBEAT", "off")
+			}
+			partitionKeepsOwnMessages(t)
+		})
 	}
+}
+
+func partitionKeepsOwnMessages(t *testing.T) {
 	c := netns.NewCluster(t, 3, netns.Options{})
 	nodes := startNsRing(t, c)
 	all := []uint32{1, 2, 3}

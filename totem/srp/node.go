@@ -306,6 +306,22 @@ func (n *Node) Broadcast(payload []byte, g Guarantee) error {
 	if n.waitingTransAck {
 		q = &n.transQueue
 	}
+	return n.enqueue(q, payload, g)
+}
+
+// BroadcastAfterSync queues a message behind the sync: it goes to the
+// new-message queue even while srp waits for TransAck. The runtime uses
+// it for packets packed before a membership change, whose earlier
+// fragments are already in that queue (or on the wire): sending them
+// ahead of those, with the sync traffic, would break the fragment chain.
+func (n *Node) BroadcastAfterSync(payload []byte, g Guarantee) error {
+	if n.stopped {
+		return ErrStopped
+	}
+	return n.enqueue(&n.newQueue, payload, g)
+}
+
+func (n *Node) enqueue(q *[]*item, payload []byte, g Guarantee) error {
 	if len(*q) >= n.cfg.MessageQueueMax {
 		return ErrQueueFull
 	}
