@@ -32,8 +32,8 @@ vet:
 	$(GO) vet ./...
 
 unit:
-	$(GO) test -race -count=1 $(RACE_PKGS)
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v -e '/cmap$$' -e '/ipc' -e '/totem/' -e '/exec' -e '/cpg')
+	$(GO) test -race -count=1 -timeout 25m $(RACE_PKGS)
+	$(GO) test -count=1 -timeout 25m $$($(GO) list ./... | grep -v -e '/cmap$$' -e '/ipc' -e '/totem/' -e '/exec' -e '/cpg$$' -e '/cpg/')
 
 # Deterministic simulation of the Totem ring under faults: virtual
 # synchrony and the quorum invariant (no two partitions quorate) checked
