@@ -220,8 +220,9 @@ func (n *Node) reloadConfig() ipc.CsError {
 
 // applyRuntime carries a reloaded configuration into the running parts
 // that Corosync reconfigures from cmap: logging and the udpu member list.
-// Totem timing (runtime.config.totem.*) is updated in cmap
-// only; srp keeps the timing it started with.
+// The totem timing (runtime.config.totem.*, as the reload computed it)
+// goes to srp, which arms its next timers with it, as Corosync's
+// totemsrp reads its timeouts from the reloaded configuration.
 func (n *Node) applyRuntime(cfg *coroconf.Config) {
 	mainLog := n.log.WithField("subsys", SubsysMain)
 	live := &coroconf.Config{Path: cfg.Path, Entries: n.store.Iter(""), Transport: n.settings.Transport,
@@ -238,6 +239,15 @@ func (n *Node) applyRuntime(cfg *coroconf.Config) {
 	if !slices.Equal(settings.Members, n.settings.Members) && n.tr != nil {
 		if err := n.tr.SetMembers(settings.Members); err != nil {
 			mainLog.WithError(err).Warn("cannot update the transport's member list")
+		}
+	}
+	if settings.Timing != n.settings.Timing {
+		if err := n.srp.SetTiming(settings.Timing); err != nil {
+			mainLog.WithError(err).Warn("reloaded totem timing not applied")
+		} else {
+			n.log.WithField("subsys", SubsysTotem).Infof("Token Timeout (%d ms) retransmit timeout (%d ms)",
+				settings.Timing.Token.Milliseconds(), settings.Timing.TokenRetransmit.Milliseconds())
+			n.settings.Timing = settings.Timing
 		}
 	}
 	// votequorum follows the reload through cmap (quorum_reload.go), as
