@@ -1,7 +1,6 @@
 package node
 
 import (
-	"os"
 	"strings"
 	"testing"
 )
@@ -48,11 +47,11 @@ var ringfencedOutcome *pcmkOutcome
 // corosync 3.1.7 and checks Pacemaker does the same things as on
 // ringfenced: the killed node is fenced, the resource relocates, the node
 // rejoins and the resource stays where it went.
-// It is long, so it runs with RINGFENCE_PCMK_FULL=1; make bench compares
-// the two stacks the same way every round (TestPacemakerFailoverFigures).
+// It takes about a minute (skipped with -short); make bench compares the
+// two stacks the same way every round (TestPacemakerFailoverFigures).
 func TestNetnsPacemakerSameOnCorosync(t *testing.T) {
-	if os.Getenv("RINGFENCE_PCMK_FULL") != "1" {
-		t.Skip("long: set RINGFENCE_PCMK_FULL=1 (make bench compares the stacks too)")
+	if testing.Short() {
+		t.Skip("about a minute of Pacemaker on corosync; skipped with -short")
 	}
 	needPacemaker(t)
 	co := runPcmkFailover(newPcmkCluster(t, stackCorosync, stackCorosync, stackCorosync))
