@@ -5,8 +5,6 @@ import (
 	"github.com/sirupsen/logrus"
 	"net"
 	"net/netip"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/ipv4"
@@ -34,9 +32,8 @@ type UDPConfig struct {
 
 // UDP is Corosync's udp transport.
 type UDP struct {
-	cfg     UDPConfig
-	members memberTable
-	stats   counters
+	cfg UDPConfig
+	endpoint
 	// recv is bound to group:port and joined to the group.
 	recv *udpSocket
 	// token is bound to local:port and receives unicast tokens.
@@ -44,12 +41,6 @@ type UDP struct {
 	// send is bound to local:port-1 and carries every outgoing datagram;
 	// multicast loop is off on it, so the own copy is delivered here.
 	send *udpSocket
-	q    *deliverQueue
-	log  logrus.FieldLogger
-	wg   sync.WaitGroup
-
-	closeOnce sync.Once
-	closed    atomic.Bool
 }
 
 // NewUDP binds the three sockets, joins the group and starts the readers.
@@ -68,7 +59,7 @@ func NewUDP(cfg UDPConfig) (*UDP, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &UDP{cfg: cfg, q: newDeliverQueue(cfg.Queue)}
+	u := &UDP{cfg: cfg, endpoint: newEndpoint(cfg.NetMTU, cfg.Queue)}
 	if err := u.members.set(cfg.Members); err != nil {
 		return nil, err
 	}
@@ -142,34 +133,12 @@ func interfaceWith(addr netip.Addr) (*net.Interface, error) {
 // does not filter sources; FromNode is 0 for addresses outside the list.
 func (u *UDP) received(from netip.AddrPort, at time.Time, b []byte) {
 	id, _ := u.members.node(from.Addr())
-	if u.q.put(Datagram{From: from, FromNode: id, At: at, Data: b}) {
-		u.stats.rxDatagrams.Add(1)
-		u.stats.rxBytes.Add(uint64(len(b)))
-	}
-}
-
-func (u *UDP) checkSize(b []byte) error {
-	if u.closed.Load() {
-		return ErrClosed
-	}
-	if len(b) > u.cfg.NetMTU {
-		u.stats.refusedOversize.Add(1)
-		return fmt.Errorf("%w: %d > %d", ErrOversize, len(b), u.cfg.NetMTU)
-	}
-	return nil
+	u.deliver(from, id, at, b)
 }
 
 // SendToken unicasts b from mcastport-1 to the member's ring0_addr:mcastport.
 func (u *UDP) SendToken(to uint32, b []byte) error {
-	if err := u.checkSize(b); err != nil {
-		return err
-	}
-	a, ok := u.members.addr(to)
-	if !ok {
-		u.stats.sendErrors.Add(1)
-		return fmt.Errorf("%w: %d", ErrUnknownMember, to)
-	}
-	return u.logSend(u.send.sendTo(&u.stats, netip.AddrPortFrom(a, u.cfg.Port), b))
+	return u.sendToken(u.send, u.cfg.Port, to, b)
 }
 
 // Multicast sends b to the group and hands the own copy over locally.
@@ -182,20 +151,7 @@ func (u *UDP) Multicast(b []byte) error {
 	return u.logSend(err)
 }
 
-func (u *UDP) Recv() <-chan Datagram             { return u.q.ch }
-func (u *UDP) SetMembers(members []Member) error { return u.members.set(members) }
-func (u *UDP) MTU() int                          { return u.cfg.NetMTU }
-func (u *UDP) LocalAddr() netip.AddrPort         { return u.token.localAddr() }
-func (u *UDP) Stats() Stats                      { return u.stats.snapshot() }
-
-// logSend logs a failed send at debug level: like corosync, totem
-// recovers from it by retransmission, so it is not an error here.
-func (u *UDP) logSend(err error) error {
-	if err != nil {
-		u.log.WithError(err).Debug("sendmsg failed (non-critical)")
-	}
-	return err
-}
+func (u *UDP) LocalAddr() netip.AddrPort { return u.token.localAddr() }
 
 func (u *UDP) Close() error {
 	u.closeOnce.Do(func() {

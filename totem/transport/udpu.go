@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"github.com/sirupsen/logrus"
 	"net/netip"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -68,9 +66,8 @@ func (c *UDPUConfig) defaults() {
 // UDPU is Corosync's udpu transport: unicast only, a "multicast" being one
 // copy per nodelist member.
 type UDPU struct {
-	cfg     UDPUConfig
-	members memberTable
-	stats   counters
+	cfg UDPUConfig
+	endpoint
 	// token receives everything and sends tokens, so a token's source
 	// port is mcastport as corosync's peers see it.
 	token *udpSocket
@@ -78,13 +75,8 @@ type UDPU struct {
 	// opens one such socket per member; receivers check only the source
 	// address, so one socket does the same job.
 	mcast *udpSocket
-	q     *deliverQueue
-	log   logrus.FieldLogger
-	wg    sync.WaitGroup
 
-	fan       fanout // MulticastBatch's reusable addresses and messages
-	closeOnce sync.Once
-	closed    atomic.Bool
+	fan fanout // MulticastBatch's reusable addresses and messages
 }
 
 // NewUDPU binds the sockets and starts the reader.
@@ -94,7 +86,7 @@ func NewUDPU(cfg UDPUConfig) (*UDPU, error) {
 		return nil, fmt.Errorf("transport: udpu needs a local address")
 	}
 	cfg.Local = cfg.Local.Unmap()
-	u := &UDPU{cfg: cfg, q: newDeliverQueue(cfg.Queue)}
+	u := &UDPU{cfg: cfg, endpoint: newEndpoint(cfg.NetMTU, cfg.Queue)}
 	if err := u.members.set(cfg.Members); err != nil {
 		return nil, err
 	}
@@ -122,34 +114,12 @@ func (u *UDPU) received(from netip.AddrPort, at time.Time, b []byte) {
 		u.stats.droppedUnlisted.Add(1)
 		return
 	}
-	if u.q.put(Datagram{From: from, FromNode: id, At: at, Data: b}) {
-		u.stats.rxDatagrams.Add(1)
-		u.stats.rxBytes.Add(uint64(len(b)))
-	}
-}
-
-func (u *UDPU) checkSize(b []byte) error {
-	if u.closed.Load() {
-		return ErrClosed
-	}
-	if len(b) > u.cfg.NetMTU {
-		u.stats.refusedOversize.Add(1)
-		return fmt.Errorf("%w: %d > %d", ErrOversize, len(b), u.cfg.NetMTU)
-	}
-	return nil
+	u.deliver(from, id, at, b)
 }
 
 // SendToken unicasts b from mcastport to the member's ring0_addr:mcastport.
 func (u *UDPU) SendToken(to uint32, b []byte) error {
-	if err := u.checkSize(b); err != nil {
-		return err
-	}
-	a, ok := u.members.addr(to)
-	if !ok {
-		u.stats.sendErrors.Add(1)
-		return fmt.Errorf("%w: %d", ErrUnknownMember, to)
-	}
-	return u.logSend(u.token.sendTo(&u.stats, netip.AddrPortFrom(a, u.cfg.Port), b))
+	return u.sendToken(u.token, u.cfg.Port, to, b)
 }
 
 // Multicast sends a copy of b to every member, this node included.
@@ -160,23 +130,10 @@ func (u *UDPU) Multicast(b []byte) error {
 	return u.MulticastBatch([][]byte{b})
 }
 
-func (u *UDPU) Recv() <-chan Datagram             { return u.q.ch }
-func (u *UDPU) SetMembers(members []Member) error { return u.members.set(members) }
-func (u *UDPU) MTU() int                          { return u.cfg.NetMTU }
-func (u *UDPU) LocalAddr() netip.AddrPort         { return u.token.localAddr() }
-func (u *UDPU) Stats() Stats                      { return u.stats.snapshot() }
+func (u *UDPU) LocalAddr() netip.AddrPort { return u.token.localAddr() }
 
 // MulticastSource is the address multicast copies leave from.
 func (u *UDPU) MulticastSource() netip.AddrPort { return u.mcast.localAddr() }
-
-// logSend logs a failed send at debug level: like corosync, totem
-// recovers from it by retransmission, so it is not an error here.
-func (u *UDPU) logSend(err error) error {
-	if err != nil {
-		u.log.WithError(err).Debug("sendmsg failed (non-critical)")
-	}
-	return err
-}
 
 func (u *UDPU) Close() error {
 	u.closeOnce.Do(func() {
