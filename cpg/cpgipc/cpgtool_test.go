@@ -3,6 +3,7 @@ package cpgipc_test
 import (
 	"bufio"
 	"fmt"
+	"github.com/ringfence/ringfence/ipc/ipctest"
 	"io"
 	"os"
 	"os/exec"
@@ -45,7 +46,7 @@ func startClient(t *testing.T, ns, bin string, args ...string) *client {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { stopCmd(cmd, stdin) })
+	t.Cleanup(func() { ipctest.Stop(cmd, stdin) })
 	c := &client{cmd: cmd, stdin: stdin, lines: make(chan string, 100), pid: cmd.Process.Pid}
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -98,10 +99,10 @@ func addrs(self int, entries ...[2]int) string {
 // libcpg to split into partial multicasts), confchgs seen by both
 // processes, MEMBERSHIP, iteration, leave.
 func TestLibcpgAndCpgtool(t *testing.T) {
-	needTools(t, "corosync-cpgtool")
+	ipctest.NeedRoot(t, "corosync-cpgtool")
 	bin := buildClient(t)
-	ns := newNetns(t)
-	startNsServer(t, ns)
+	ns := ipctest.NewNetns(t, "rfcpg")
+	ipctest.Start(t, ns, helperEnv+"=server")
 
 	const big = 3000000
 	a := startClient(t, ns, bin, "rftest", "3", fmt.Sprint(big))

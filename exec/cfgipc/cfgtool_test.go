@@ -2,6 +2,7 @@ package cfgipc_test
 
 import (
 	"errors"
+	"github.com/ringfence/ringfence/ipc/ipctest"
 	"os/exec"
 	"testing"
 )
@@ -22,7 +23,7 @@ func (s *server) run(t *testing.T, args ...string) (string, int) {
 // 3.1.7 prints for a udpu node (tools/corosync-cfgtool.c formats; udpu
 // reports each member's own address as the link source).
 func TestCfgtool(t *testing.T) {
-	needTools(t, "corosync-cfgtool")
+	ipctest.NeedRoot(t, "corosync-cfgtool")
 	cases := []struct {
 		name      string
 		nodes, up int
@@ -63,7 +64,7 @@ func TestCfgtool(t *testing.T) {
 // TestCfgtoolReloadAndShutdown checks that -R and -H reach the daemon's
 // callbacks (no trackers: the shutdown is agreed at once).
 func TestCfgtoolReloadAndShutdown(t *testing.T) {
-	needTools(t, "corosync-cfgtool")
+	ipctest.NeedRoot(t, "corosync-cfgtool")
 	s := startServer(t, 1, 1)
 	if got, code := s.run(t, "corosync-cfgtool", "-R"); got != "Reloading corosync.conf...\nDone\n" || code != 0 {
 		t.Errorf("-R: exit %d %q", code, got)
@@ -82,7 +83,7 @@ func TestCfgtoolReloadAndShutdown(t *testing.T) {
 // TestCfgtoolUnknownNode: -a for a node outside the nodelist fails the
 // way Corosync's does (GET_NODE_ADDRS answers CS_ERR_NOT_EXIST).
 func TestCfgtoolUnknownNode(t *testing.T) {
-	needTools(t, "corosync-cfgtool")
+	ipctest.NeedRoot(t, "corosync-cfgtool")
 	s := startServer(t, 1, 1)
 	if got, code := s.run(t, "corosync-cfgtool", "-a", "9"); got != "Could not get node address for nodeid 9\n" || code != 1 {
 		t.Errorf("-a 9: exit %d %q", code, got)

@@ -1,15 +1,11 @@
 package cfgipc_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -17,6 +13,7 @@ import (
 	"github.com/ringfence/ringfence/exec/cfgipc"
 	"github.com/ringfence/ringfence/ipc"
 	"github.com/ringfence/ringfence/ipc/cmapsvc"
+	"github.com/ringfence/ringfence/ipc/ipctest"
 )
 
 // helperEnv turns the test binary into a cmap+cfg IPC server for node 1
@@ -87,64 +84,15 @@ func runHelperServer() int {
 }
 
 type server struct {
-	ns  string
-	out *bufio.Reader
-}
-
-func needTools(t testing.TB, tools ...string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces")
-	}
-	for _, tool := range append([]string{"ip"}, tools...) {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s", tool)
-		}
-	}
+	ns string
+	h  *ipctest.Server
 }
 
 func startServer(t testing.TB, nodes, up int) *server {
 	t.Helper()
-	ns := fmt.Sprintf("rfcfg%d-%d", os.Getpid(), time.Now().UnixNano()%100000)
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Skipf("cannot create network namespace: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"=server", fmt.Sprintf("%s_NODES=%d", helperEnv, nodes), fmt.Sprintf("%s_UP=%d", helperEnv, up))
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	s := &server{ns: ns, out: bufio.NewReader(stdout)}
-	if l := s.line(t); l != "READY" {
-		t.Fatalf("helper server did not start: %q", l)
-	}
-	return s
+	ns := ipctest.NewNetns(t, "rfcfg")
+	h := ipctest.Start(t, ns, helperEnv+"=server", fmt.Sprintf("%s_NODES=%d", helperEnv, nodes), fmt.Sprintf("%s_UP=%d", helperEnv, up))
+	return &server{ns: ns, h: h}
 }
 
-func (s *server) line(t testing.TB) string {
-	t.Helper()
-	ch := make(chan string, 1)
-	go func() { l, _ := s.out.ReadString('\n'); ch <- strings.TrimSpace(l) }()
-	select {
-	case l := <-ch:
-		return l
-	case <-time.After(10 * time.Second):
-		t.Fatal("timed out reading the helper")
-	}
-	return ""
-}
+func (s *server) line(t testing.TB) string { return s.h.Line(t) }

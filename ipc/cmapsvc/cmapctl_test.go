@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"github.com/ringfence/ringfence/ipc/ipctest"
 	"io"
 	"os"
 	"os/exec"
@@ -24,63 +25,19 @@ type nsServer struct {
 	out   *bufio.Reader
 }
 
-func needTools(t testing.TB, tools ...string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces")
-	}
-	for _, tool := range append([]string{"ip"}, tools...) {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s", tool)
-		}
-	}
-}
-
-func newNetns(t testing.TB) string {
-	t.Helper()
-	ns := fmt.Sprintf("rfipc%d-%d", os.Getpid(), time.Now().UnixNano()%100000)
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Skipf("cannot create network namespace: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	return ns
-}
-
 func startNsServer(t testing.TB) *nsServer { return startNsServerType(t, false) }
 
 // startNsServerType starts the helper serving the socket connection type
 // when socket is true, shared memory otherwise.
 func startNsServerType(t testing.TB, socket bool) *nsServer {
 	t.Helper()
-	ns := newNetns(t)
-	cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"=server")
+	ns := ipctest.NewNetns(t, "rfipc")
+	env := []string{helperEnv + "=server"}
 	if socket {
-		cmd.Env = append(cmd.Env, helperEnv+"_SOCKET=1")
+		env = append(env, helperEnv+"_SOCKET=1")
 	}
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &nsServer{t: t, ns: ns, cmd: cmd, stdin: stdin, out: bufio.NewReader(stdout)}
-	t.Cleanup(func() {
-		stdin.Close()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	line, err := s.out.ReadString('\n')
-	if err != nil || strings.TrimSpace(line) != "READY" {
-		t.Fatalf("helper server did not start: %q %v", line, err)
-	}
-	return s
+	h := ipctest.Start(t, ns, env...)
+	return &nsServer{t: t, ns: ns, cmd: h.Cmd, stdin: h.Stdin, out: h.Out}
 }
 
 // dump asks the helper for its store contents in cmapctl format.
@@ -148,7 +105,7 @@ func connTypes(t *testing.T, f func(t *testing.T, socket bool)) {
 }
 
 func TestCorosyncCmapctlAgainstOurServer(t *testing.T) {
-	needTools(t, "corosync-cmapctl")
+	ipctest.NeedRoot(t, "corosync-cmapctl")
 	connTypes(t, testCmapctlAgainstOurServer)
 }
 
@@ -232,7 +189,7 @@ func testCmapctlAgainstOurServer(t *testing.T, socket bool) {
 }
 
 func TestCorosyncCmapctlTracking(t *testing.T) {
-	needTools(t, "corosync-cmapctl", "stdbuf")
+	ipctest.NeedRoot(t, "corosync-cmapctl", "stdbuf")
 	connTypes(t, testCmapctlTracking)
 }
 
@@ -334,7 +291,7 @@ func (s *nsServer) command(cmd string) string {
 // answers -EAGAIN; libcmap maps it to CS_ERR_TRY_AGAIN and cmapctl
 // retries once a second until the door opens.
 func TestCmapctlRetriesUntilReady(t *testing.T) {
-	needTools(t, "corosync-cmapctl")
+	ipctest.NeedRoot(t, "corosync-cmapctl")
 	s := startNsServer(t)
 	s.command("ready 0")
 	type result struct {
@@ -359,7 +316,7 @@ func TestCmapctlRetriesUntilReady(t *testing.T) {
 // TestKilledLibqbClientIsCleanedUp: a client killed with SIGKILL while
 // connected leaves nothing behind on the server side.
 func TestKilledLibqbClientIsCleanedUp(t *testing.T) {
-	needTools(t, "corosync-cmapctl")
+	ipctest.NeedRoot(t, "corosync-cmapctl")
 	s := startNsServer(t)
 	track := exec.Command("ip", "netns", "exec", s.ns, "corosync-cmapctl", "-t", "totem.version")
 	stdin, _ := track.StdinPipe()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ringfence/ringfence/cmap"
 	"github.com/ringfence/ringfence/ipc/cmapsvc"
+	"github.com/ringfence/ringfence/ipc/ipctest"
 )
 
 const corosyncConf = `totem {
@@ -132,8 +133,8 @@ func runCorosyncClient() int {
 // network namespace with private /run and /var/lib/corosync.
 func startCorosync(t testing.TB) string {
 	t.Helper()
-	needTools(t, "corosync", "corosync-cmapctl", "unshare")
-	ns := newNetns(t)
+	ipctest.NeedRoot(t, "corosync", "corosync-cmapctl", "unshare")
+	ns := ipctest.NewNetns(t, "rfipc")
 	for _, args := range [][]string{{"link", "set", "lo", "up"}, {"addr", "add", "198.18.0.1/32", "dev", "lo"}} {
 		if out, err := exec.Command("ip", append([]string{"netns", "exec", ns, "ip"}, args...)...).CombinedOutput(); err != nil {
 			t.Fatalf("ip %v: %v %s", args, err, out)
@@ -241,7 +242,7 @@ func BenchmarkGoClientGetCorosync(b *testing.B) {
 // BenchmarkGoClientGetOurs: our Go client against our server (separate
 // processes, as in production).
 func BenchmarkGoClientGetOurs(b *testing.B) {
-	needTools(b)
+	ipctest.NeedRoot(b)
 	benchGoClient(b, startNsServer(b).ns, "test.types.u32")
 }
 

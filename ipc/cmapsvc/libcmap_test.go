@@ -2,6 +2,7 @@ package cmapsvc_test
 
 import (
 	"fmt"
+	"github.com/ringfence/ringfence/ipc/ipctest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,7 +31,7 @@ func buildLibcmapClient(t testing.TB) string {
 // TestLibcmapAgainstOurServer runs a C program linked with Debian's
 // libcmap (and so libqb) against our cmap service.
 func TestLibcmapAgainstOurServer(t *testing.T) {
-	needTools(t)
+	ipctest.NeedRoot(t)
 	bin := buildLibcmapClient(t)
 	s := startNsServer(t)
 	out, err := exec.Command("ip", "netns", "exec", s.ns, bin, "check").CombinedOutput()
@@ -47,7 +48,7 @@ func TestLibcmapAgainstOurServer(t *testing.T) {
 // libqb's SHM transport to our server (one process run per benchmark
 // round; b.N gets inside it).
 func BenchmarkLibcmapGet(b *testing.B) {
-	needTools(b)
+	ipctest.NeedRoot(b)
 	bin := buildLibcmapClient(b)
 	s := startNsServer(b)
 	b.ResetTimer()

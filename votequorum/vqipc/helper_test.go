@@ -1,13 +1,10 @@
 package vqipc_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +15,7 @@ import (
 	"github.com/ringfence/ringfence/exec/cfgipc"
 	"github.com/ringfence/ringfence/ipc"
 	"github.com/ringfence/ringfence/ipc/cmapsvc"
+	"github.com/ringfence/ringfence/ipc/ipctest"
 	"github.com/ringfence/ringfence/totem/wire"
 	"github.com/ringfence/ringfence/votequorum"
 	"github.com/ringfence/ringfence/votequorum/vqipc"
@@ -151,48 +149,10 @@ func (exitTB) Fatal(args ...any) {
 }
 func (e exitTB) Fatalf(f string, args ...any) { e.Fatal(fmt.Sprintf(f, args...)) }
 
-func needTools(t testing.TB, tools ...string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces")
-	}
-	for _, tool := range append([]string{"ip"}, tools...) {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s", tool)
-		}
-	}
-}
-
 // startServer runs the helper in a fresh namespace and returns it.
 func startServer(t testing.TB, nodes, up int) string {
 	t.Helper()
-	ns := fmt.Sprintf("rfvq%d-%d", os.Getpid(), time.Now().UnixNano()%100000)
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Skipf("cannot create network namespace: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"=server", fmt.Sprintf("%s_NODES=%d", helperEnv, nodes), fmt.Sprintf("%s_UP=%d", helperEnv, up))
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || strings.TrimSpace(line) != "READY" {
-		t.Fatalf("helper server did not start: %q %v", line, err)
-	}
+	ns := ipctest.NewNetns(t, "rfvq")
+	ipctest.Start(t, ns, helperEnv+"=server", fmt.Sprintf("%s_NODES=%d", helperEnv, nodes), fmt.Sprintf("%s_UP=%d", helperEnv, up))
 	return ns
 }

@@ -1,6 +1,7 @@
 package vqipc_test
 
 import (
+	"github.com/ringfence/ringfence/ipc/ipctest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +16,7 @@ import (
 // libraries must decode the V1 notifications (lists at 52 and 60) and
 // the votequorum ones (context echoed, lists at 48 and 56).
 func TestLibquorumV1AndVotequorum(t *testing.T) {
-	needTools(t, "gcc")
+	ipctest.NeedRoot(t, "gcc")
 	for _, h := range []string{"quorum.h", "votequorum.h"} {
 		if _, err := os.Stat("/usr/include/corosync/" + h); err != nil {
 			t.Skipf("needs %s (libquorum-dev, libvotequorum-dev)", h)

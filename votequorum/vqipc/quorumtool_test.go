@@ -2,6 +2,7 @@ package vqipc_test
 
 import (
 	"errors"
+	"github.com/ringfence/ringfence/ipc/ipctest"
 	"os/exec"
 	"regexp"
 	"testing"
@@ -25,7 +26,7 @@ func runIn(t *testing.T, ns string, args ...string) (string, int) {
 const header = "Quorum information\n------------------\nDate:             DATE\nQuorum provider:  corosync_votequorum\n"
 
 func TestQuorumtool(t *testing.T) {
-	needTools(t, "corosync-quorumtool")
+	ipctest.NeedRoot(t, "corosync-quorumtool")
 	cases := []struct {
 		name      string
 		nodes, up int
@@ -140,7 +141,7 @@ Membership information
 // RECONFIGURE comes back over the loopback, and the minority node turns
 // quorate; a value below the votes present is refused.
 func TestQuorumtoolSetExpected(t *testing.T) {
-	needTools(t, "corosync-quorumtool")
+	ipctest.NeedRoot(t, "corosync-quorumtool")
 	ns := startServer(t, 3, 1)
 	if _, code := runIn(t, ns, "corosync-quorumtool", "-s"); code != 2 {
 		t.Fatalf("minority node: exit %d, want 2", code)
