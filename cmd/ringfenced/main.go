@@ -107,7 +107,10 @@ func cli(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Corosync Cluster Engine exiting normally")
 		return exitOK
 	}
-	if err := run(cfg, o.foreground, mainLog); err != nil {
+	stopProfile := startProfile(mainLog)
+	err = run(cfg, o.foreground, mainLog)
+	stopProfile()
+	if err != nil {
 		mainLog.Error(err)
 		if errors.Is(err, node.ErrAlreadyRunning) {
 			return exitAlreadyRunning
