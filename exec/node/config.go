@@ -109,6 +109,7 @@ func SettingsFromConfig(cfg *coroconf.Config) (Settings, error) {
 		WindowSize:                 int(t.WindowSize),
 		MissCountConst:             int(t.MissCountConst),
 		TokenRetransmitsBeforeLoss: int(t.TokenRetransmitsBeforeLoss),
+		TokenWarning:               int(t.TokenWarning),
 	}
 	s.Logging = logSettingsFromEntries(cfg.Entries)
 	return s, nil

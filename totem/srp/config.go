@@ -29,6 +29,10 @@ type Timing struct {
 	WindowSize                 int
 	MissCountConst             int
 	TokenRetransmitsBeforeLoss int
+	// TokenWarning is totem.token_warning: the percentage of Token after
+	// which a late token is logged ("Token has not been received in N
+	// ms"), repeated at that interval; 0 disables the warning.
+	TokenWarning int
 	// SendJoin is always 0 here: Corosync sleeps a random time before each
 	// join when it is set, which a pure state machine cannot do.
 	SendJoin time.Duration
@@ -51,6 +55,10 @@ type BaseTiming struct {
 	MaxMessages                int
 	WindowSize                 int
 	MissCountConst             int
+	// TokenWarning defaults to Corosync's 75 (percent); TokenWarningSet
+	// with 0 disables the warning.
+	TokenWarning    int
+	TokenWarningSet bool
 }
 
 // minTimeout is 3·(1000/HZ) with HZ=100.
@@ -69,6 +77,10 @@ func TimingFromConfig(b BaseTiming, nodeCount int) Timing {
 		MaxMessages:                17,
 		WindowSize:                 50,
 		MissCountConst:             5,
+		TokenWarning:               75,
+	}
+	if b.TokenWarningSet || b.TokenWarning > 0 {
+		t.TokenWarning = b.TokenWarning
 	}
 	if b.Token > 0 {
 		t.Token = b.Token
@@ -147,6 +159,9 @@ func (c Config) Validate() error {
 	}
 	if t.Consensus < t.Join {
 		return errors.New("srp: consensus must be at least join")
+	}
+	if t.TokenWarning < 0 || t.TokenWarning > 100 {
+		return errors.New("srp: token_warning must be between 0 (disabled) and 100")
 	}
 	if t.WindowSize <= 0 || t.MaxMessages <= 0 || t.MissCountConst <= 0 {
 		return errors.New("srp: window_size, max_messages and miss_count_const must be positive")

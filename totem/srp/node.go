@@ -76,7 +76,8 @@ type Node struct {
 	retransQueue         []*item
 	waitingTransAck      bool
 
-	timers [numTimers]time.Duration // 0 = not armed
+	timers   [numTimers]time.Duration // 0 = not armed
+	tokenLog tokenLog
 
 	rd    Ready
 	stats Stats
@@ -91,6 +92,7 @@ const (
 	timerJoin
 	timerConsensus
 	timerMerge
+	timerTokenWarning
 	numTimers
 )
 
@@ -194,9 +196,17 @@ func (n *Node) arm(k timerKind, after time.Duration) {
 		t = 1
 	}
 	n.timers[k] = t
+	if k == timerTokenLoss {
+		n.followTokenLoss(true)
+	}
 }
 
-func (n *Node) cancel(k timerKind) { n.timers[k] = 0 }
+func (n *Node) cancel(k timerKind) {
+	n.timers[k] = 0
+	if k == timerTokenLoss {
+		n.followTokenLoss(false)
+	}
+}
 
 func (n *Node) send(to uint32, m wire.Message) {
 	n.rd.Packets = append(n.rd.Packets, Packet{To: to, Msg: m})
@@ -260,6 +270,8 @@ func (n *Node) fire(k timerKind) {
 		}
 	case timerConsensus:
 		n.consensusExpired()
+	case timerTokenWarning:
+		n.tokenWarning()
 	case timerMerge:
 		if n.state == StateOperational && n.ringID.Rep == n.id {
 			n.stats.MembMergeDetectTx++

@@ -43,6 +43,7 @@ func (n *Node) handleToken(in *wire.OrfToken) {
 	if seqLTE(tok.TokenSeq, n.tokenSeq) {
 		return // a retransmitted copy we already handled
 	}
+	n.tokenReceived()
 	if n.state == StateOperational {
 		n.messagesFree(tok.Aru)
 	}

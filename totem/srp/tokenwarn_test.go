@@ -1,0 +1,140 @@
+package srp_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ringfence/ringfence/totem/sim"
+	"github.com/ringfence/ringfence/totem/srp"
+)
+
+type notice struct {
+	at   time.Duration
+	text string
+}
+
+// warnRing forms a two-node ring with the given token timeout and
+// token_warning, then cuts node 1 off and returns node 1's notices from
+// the cut on, with the cut's time.
+func warnRing(t *testing.T, b srp.BaseTiming, after func(s *sim.Sim)) ([]notice, time.Duration) {
+	t.Helper()
+	b.TokenCoefficientSet = true
+	s := sim.New(1, []uint32{1, 2}, srp.TimingFromConfig(b, 2))
+	var got []notice
+	s.Observe = func(id uint32, rd srp.Ready) {
+		if id != 1 {
+			return
+		}
+		for _, text := range rd.Notices {
+			got = append(got, notice{s.Now(), text})
+		}
+	}
+	for _, id := range []uint32{1, 2} {
+		if err := s.Start(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.RunFor(5 * b.Token); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Converged() {
+		t.Fatalf("ring did not form:\n%s", s.Describe())
+	}
+	// A running ring (the representative holds an idle token for a while)
+	// never warns.
+	for _, n := range got {
+		if strings.HasPrefix(n.text, "Token has not been received") {
+			t.Fatalf("warning on a healthy ring at %s: %q", n.at, n.text)
+		}
+	}
+	got = nil
+	cut := s.Now()
+	s.Partition([]uint32{1}, []uint32{2})
+	if after != nil {
+		after(s)
+	}
+	if err := s.RunFor(2 * b.Token); err != nil {
+		t.Fatal(err)
+	}
+	return got, cut
+}
+
+// untilFailure keeps the notices before the token was declared lost.
+func untilFailure(t *testing.T, ns []notice) (warnings []notice, failedAt time.Duration) {
+	t.Helper()
+	for _, n := range ns {
+		if strings.HasPrefix(n.text, "A processor failed") {
+			return warnings, n.at
+		}
+		warnings = append(warnings, n)
+	}
+	t.Fatalf("token never declared lost; notices %v", ns)
+	return nil, 0
+}
+
+func TestTokenWarningRepeatsUntilTokenLoss(t *testing.T) {
+	// token 4000 ms, token_warning 25% → every 1000 ms; the warning due at
+	// 4000 ms coincides with the loss, which cancels it.
+	ns, cut := warnRing(t, srp.BaseTiming{Token: 4 * time.Second, TokenWarning: 25}, nil)
+	warnings, failedAt := untilFailure(t, ns)
+	if len(warnings) != 3 {
+		t.Fatalf("want 3 warnings before the token loss, got %v", warnings)
+	}
+	lastToken := failedAt - 4*time.Second
+	if lastToken > cut {
+		t.Fatalf("last token at %s, after the cut at %s", lastToken, cut)
+	}
+	for i, w := range warnings {
+		late := time.Duration(i+1) * time.Second
+		if want := fmt.Sprintf("Token has not been received in %d ms ", late.Milliseconds()); w.text != want {
+			t.Errorf("warning %d: %q, want %q", i, w.text, want)
+		}
+		if w.at != lastToken+late {
+			t.Errorf("warning %d at %s, want %s (last token %s)", i, w.at, lastToken+late, lastToken)
+		}
+	}
+}
+
+func TestTokenWarningDefaultIs75Percent(t *testing.T) {
+	if tm := srp.DefaultTiming(3); tm.TokenWarning != 75 {
+		t.Fatalf("default token_warning %d, want 75", tm.TokenWarning)
+	}
+	ns, _ := warnRing(t, srp.BaseTiming{Token: time.Second}, nil)
+	warnings, _ := untilFailure(t, ns)
+	if len(warnings) != 1 || warnings[0].text != "Token has not been received in 750 ms " {
+		t.Fatalf("want one warning after 750 ms, got %v", warnings)
+	}
+}
+
+func TestTokenWarningDisabled(t *testing.T) {
+	ns, _ := warnRing(t, srp.BaseTiming{Token: time.Second, TokenWarningSet: true}, nil)
+	if warnings, _ := untilFailure(t, ns); len(warnings) != 0 {
+		t.Fatalf("token_warning 0 still warns: %v", warnings)
+	}
+}
+
+// A reload that sets token_warning to 0 stops a warning timer already
+// running, as Corosync's timer function checks the value when it fires.
+func TestTokenWarningReloadedToZero(t *testing.T) {
+	ns, _ := warnRing(t, srp.BaseTiming{Token: time.Second}, func(s *sim.Sim) {
+		n := s.Node(1)
+		tm := n.Timing()
+		tm.TokenWarning = 0
+		if err := n.SetTiming(tm); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if warnings, _ := untilFailure(t, ns); len(warnings) != 0 {
+		t.Fatalf("warned after token_warning was reloaded to 0: %v", warnings)
+	}
+}
+
+func TestTokenWarningValidated(t *testing.T) {
+	tm := srp.DefaultTiming(2)
+	tm.TokenWarning = 101
+	if err := (srp.Config{NodeID: 1, Timing: tm}).Validate(); err == nil {
+		t.Fatal("token_warning 101 accepted")
+	}
+}
