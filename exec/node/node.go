@@ -106,6 +106,9 @@ type Node struct {
 	pid    *PidFile
 	// srpBase is where srp's counters stood at the last stats clear.
 	srpBase srp.Stats
+	// Token averages and multicast failures for stats.srp (srpstats.go).
+	tokenMeans    tokenMeans
+	mcastFailures uint32
 	hb      *hbState // nil when the heartbeat is off (heartbeat.go)
 
 	start time.Time
@@ -544,7 +547,9 @@ func (n *Node) carryOut(rd srp.Ready) {
 	batch := n.mcastBatch[:0]
 	sendBatch := func() {
 		if len(batch) > 0 {
-			if err := bm.MulticastBatch(batch); err != nil {
+			err := bm.MulticastBatch(batch)
+			n.mcastSent(err)
+			if err != nil {
 				tlog.WithError(err).Debug("send failed")
 			}
 			clear(batch)
@@ -564,6 +569,7 @@ func (n *Node) carryOut(rd srp.Ready) {
 		sendBatch()
 		if p.To == 0 {
 			err = n.tr.Multicast(b)
+			n.mcastSent(err)
 		} else {
 			err = n.tr.SendToken(p.To, b)
 		}
@@ -831,6 +837,7 @@ func (n *Node) publishStats() {
 	set("rx_msg_dropped", st.RxMsgDropped)
 	_ = n.stats.Set("stats.srp.continuous_gather", cmap.U32(uint32(st.ContinuousGather))) // u32 in Corosync
 	set("failed_to_recv", st.FailedToRecv)
+	n.publishTotemHealth(st)
 	if n.ipcSrv != nil {
 		cmapsvc.PublishIPCStats(n.stats, n.ipcSrv)
 	}

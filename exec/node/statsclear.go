@@ -14,6 +14,7 @@ import (
 func (n *Node) clearStats(what string) {
 	if what == "totem" || what == "all" {
 		n.srpBase = n.srp.Stats()
+		n.clearTotemHealth()
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	osexec "os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -128,22 +129,16 @@ var (
 
 // knownGaps are keys Corosync has that ringfenced lacks, by prefix.
 var knownGaps = map[string]string{
-	"internal_configuration.service.4.":         "pload service (load generator for benchmarks): not implemented",
-	"internal_configuration.service.6.":         "mon service (resource monitoring): not implemented",
-	"internal_configuration.service.7.":         "wd service (watchdog): not implemented",
-	"resources.":                                "written by the mon and wd services",
-	"runtime.services.pload.":                   "pload service not implemented",
-	"runtime.services.mon.":                     "mon service not implemented",
-	"runtime.services.wd.":                      "wd service not implemented",
-	"runtime.blackbox.":                         "corosync-blackbox triggers: no flight recorder",
-	"runtime.force_gather":                      "trigger key to force a gather: srp has no such entry point yet",
-	"stats.pg.":                                 "totempg queue stats: not exported by totem/pg",
-	"stats.srp.avg_backlog_calc":                "srp does not compute it",
-	"stats.srp.avg_token_workload":              "srp does not compute it",
-	"stats.srp.continuous_sendmsg_failures":     "srp does not count it",
-	"stats.srp.firewall_enabled_or_nic_failure": "srp does not track it",
-	"stats.srp.mtt_rx_token":                    "srp does not compute it",
-	"stats.srp.time_since_token_last_received":  "srp does not export it",
+	"internal_configuration.service.4.": "pload service (load generator for benchmarks): not implemented",
+	"internal_configuration.service.6.": "mon service (resource monitoring): not implemented",
+	"internal_configuration.service.7.": "wd service (watchdog): not implemented",
+	"resources.":                        "written by the mon and wd services",
+	"runtime.services.pload.":           "pload service not implemented",
+	"runtime.services.mon.":             "mon service not implemented",
+	"runtime.services.wd.":              "wd service not implemented",
+	"runtime.blackbox.":                 "corosync-blackbox triggers: no flight recorder",
+	"runtime.force_gather":              "trigger key to force a gather: srp has no such entry point yet",
+	"stats.pg.":                         "totempg queue stats: not exported by totem/pg",
 }
 
 // knownExtra are keys ringfenced has and Corosync does not.
@@ -348,6 +343,8 @@ func TestNetnsToolsMatchCorosync(t *testing.T) {
 	} {
 		compare(t, coro, ours, 1, argv...)
 	}
+
+	checkTotemHealth(t, coro, ours)
 
 	// Writes: -s, -g, -d with every type, from node 2, read on node 1.
 	// Writes: -s, -g, -d with every type on node 2; cmap is per node,
@@ -567,4 +564,27 @@ func testKillAndShutdownCompare(t *testing.T, coro, ours *toolCluster) {
 		waitHost(t, tc.c.Hosts[0], time.Now(), []uint32{1}, 20*time.Second)
 	}
 	compare(t, coro, ours, 1, "corosync-quorumtool", "-s")
+}
+
+// checkTotemHealth holds both daemons' computed stats.srp values on a
+// healthy ring to the same plausible bounds: a token seen within the
+// token timeout, a rotation shorter than it, no firewall alarm.
+func checkTotemHealth(t *testing.T, coro, ours *toolCluster) {
+	t.Helper()
+	bounds := map[string]uint64{
+		"stats.srp.time_since_token_last_received":  3000,
+		"stats.srp.mtt_rx_token":                    3000,
+		"stats.srp.firewall_enabled_or_nic_failure": 0,
+		"stats.srp.continuous_sendmsg_failures":     0,
+	}
+	for _, tc := range []*toolCluster{coro, ours} {
+		for key, max := range bounds {
+			r := tc.run(t, 1, 15*time.Second, "corosync-cmapctl", "-m", "stats", "-g", key)
+			_, val, ok := strings.Cut(strings.TrimSpace(r.out), " = ")
+			v, err := strconv.ParseUint(val, 10, 64)
+			if r.code != 0 || !ok || err != nil || v > max {
+				t.Errorf("%s: %s = %q (exit %d), want at most %d", tc.name, key, r.out, r.code, max)
+			}
+		}
+	}
 }

@@ -263,9 +263,9 @@ func TestPaperEVSPartition(t *testing.T) {
 // it every hold interval instead of spinning it around the ring.
 func TestTokenHoldOnIdleRing(t *testing.T) {
 	s, _ := newWorld(t, 1, 2, 3)
-	before := s.Node(1).Stats().OrfTokenTx + s.Node(1).Stats().OrfTokenRx
+	before := s.Node(1).Stats().TokenForwardTx + s.Node(1).Stats().OrfTokenRx
 	run(t, s, 10*time.Second)
-	after := s.Node(1).Stats().OrfTokenTx + s.Node(1).Stats().OrfTokenRx
+	after := s.Node(1).Stats().TokenForwardTx + s.Node(1).Stats().OrfTokenRx
 	timing := sim.SimTiming(3)
 	// Without hold the token would pass node 1 every ~2 ms; with hold it
 	// moves about once per hold interval plus a short burst of rotations.

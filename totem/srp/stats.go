@@ -2,6 +2,9 @@ package srp
 
 // Stats mirrors Corosync's stats.srp.* counters.
 type Stats struct {
+	// OrfTokenTx counts, as Corosync 3.1.7 does, only the tokens this
+	// node created as a new ring's representative; every forwarded token
+	// counts in TokenForwardTx.
 	OrfTokenTx, OrfTokenRx               uint64
 	MembMergeDetectTx, MembMergeDetectRx uint64
 	MembJoinTx, MembJoinRx               uint64
@@ -19,6 +22,9 @@ type Stats struct {
 	// FailedToRecv counts FAILED TO RECEIVE events; Corosync only logs
 	// them, so it has no stats.srp key.
 	FailedToRecv uint64
+	// TokenForwardTx counts tokens passed on to the next member, which
+	// Corosync does not count.
+	TokenForwardTx uint64
 }
 
 // Keys returns the counters under their Corosync cmap names, without the

@@ -87,7 +87,7 @@ func (n *Node) handleToken(in *wire.OrfToken) {
 	tok.Header = n.header(wire.TypeOrfToken)
 	n.lastToken = cloneMsg(tok)
 	if forward {
-		n.stats.OrfTokenTx++
+		n.stats.TokenForwardTx++
 		n.send(n.tokenTarget, tok)
 	}
 	if n.state == StateOperational {
@@ -98,6 +98,7 @@ func (n *Node) handleToken(in *wire.OrfToken) {
 	if rep && n.tokenHeld {
 		n.arm(timerHold, n.cfg.Timing.Hold)
 	}
+	n.tokenDone()
 }
 
 // recoveryTokenRound counts the rotations after which recovery is over.

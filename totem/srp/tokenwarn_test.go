@@ -138,3 +138,37 @@ func TestTokenWarningValidated(t *testing.T) {
 		t.Fatal("token_warning 101 accepted")
 	}
 }
+
+// TokenTimes follows the ring: tokens come every few milliseconds, the
+// backlog shows queued messages, and a cut shows in SinceLast.
+func TestTokenTimesOnARing(t *testing.T) {
+	b := srp.BaseTiming{Token: time.Second, TokenCoefficientSet: true}
+	s := sim.New(1, []uint32{1, 2}, srp.TimingFromConfig(b, 2))
+	for _, id := range []uint32{1, 2} {
+		if err := s.Start(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.RunFor(3 * time.Second); err != nil || !s.Converged() {
+		t.Fatalf("ring did not form (%v):\n%s", err, s.Describe())
+	}
+	for i := range 300 {
+		if err := s.Broadcast(1, fmt.Sprint("m", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.RunFor(200 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	tt := s.Node(1).TokenTimes()
+	if tt.Tokens != 98 || tt.Rotation <= 0 || tt.Rotation > b.Token || tt.Backlog == 0 || tt.SinceLast >= b.Token {
+		t.Fatalf("busy ring: %+v", tt)
+	}
+	s.Partition([]uint32{1}, []uint32{2})
+	if err := s.RunFor(600 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if tt := s.Node(1).TokenTimes(); tt.SinceLast < 600*time.Millisecond || tt.SinceLast >= b.Token {
+		t.Fatalf("cut ring: %+v", tt)
+	}
+}
