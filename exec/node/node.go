@@ -109,7 +109,7 @@ type Node struct {
 	// Token averages and multicast failures for stats.srp (srpstats.go).
 	tokenMeans    tokenMeans
 	mcastFailures uint32
-	hb      *hbState // nil when the heartbeat is off (heartbeat.go)
+	hb            *hbState // nil when the heartbeat is off (heartbeat.go)
 
 	start time.Time
 	timer *time.Timer
