@@ -838,6 +838,9 @@ func (n *Node) publishStats() {
 	_ = n.stats.Set("stats.srp.continuous_gather", cmap.U32(uint32(st.ContinuousGather))) // u32 in Corosync
 	set("failed_to_recv", st.FailedToRecv)
 	n.publishTotemHealth(st)
+	pgs := n.packer.QueueStats(n.srp.Avail())
+	_ = n.stats.Set("stats.pg.msg_queue_avail", cmap.U32(pgs.MsgQueueAvail))
+	_ = n.stats.Set("stats.pg.msg_reserved", cmap.U32(pgs.MsgReserved))
 	if n.ipcSrv != nil {
 		cmapsvc.PublishIPCStats(n.stats, n.ipcSrv)
 	}

@@ -138,7 +138,6 @@ var knownGaps = map[string]string{
 	"runtime.services.wd.":              "wd service not implemented",
 	"runtime.blackbox.":                 "corosync-blackbox triggers: no flight recorder",
 	"runtime.force_gather":              "trigger key to force a gather: srp has no such entry point yet",
-	"stats.pg.":                         "totempg queue stats: not exported by totem/pg",
 }
 
 // knownExtra are keys ringfenced has and Corosync does not.
