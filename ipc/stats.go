@@ -30,3 +30,24 @@ type ServerStats struct {
 	Refused  uint64 // handshakes answered with an error
 	BadHello uint64 // setup sockets closed for a malformed connection request
 }
+
+// clear zeroes the counters (not the levels: queued, flow control), as
+// libqb's clear-after-read and Corosync's own per-connection reset do.
+func (c *connCounters) clear() {
+	for _, v := range []*atomic.Uint64{&c.requests, &c.responses, &c.dispatched, &c.sendRetries, &c.recvRetries, &c.invalid, &c.overload, &c.fcCount} {
+		v.Store(0)
+	}
+}
+
+// ClearStats is corosync-cmapctl -C ipc: every open connection's
+// counters and the global closed count start again from zero. Corosync
+// also zeroes global.active, which then wraps below zero as those
+// connections close; here it stays the number of open connections.
+func (s *Server) ClearStats() {
+	s.closed.Store(0)
+	s.refused.Store(0)
+	s.badHello.Store(0)
+	for _, c := range s.Conns() {
+		c.ctr.clear()
+	}
+}

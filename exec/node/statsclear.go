@@ -10,11 +10,14 @@ import (
 // stats.srp counters from zero (Corosync zeroes totemsrp's stats struct);
 // srp's own counters keep running, so the node remembers where they
 // stood and publishes the difference. knet and schedmiss have nothing to
-// clear here; the IPC server's counters are not cleared (a known gap).
+// clear here. "ipc" and "all" zero the IPC server's counters.
 func (n *Node) clearStats(what string) {
 	if what == "totem" || what == "all" {
 		n.srpBase = n.srp.Stats()
 		n.clearTotemHealth()
+	}
+	if (what == "ipc" || what == "all") && n.ipcSrv != nil {
+		n.ipcSrv.ClearStats()
 	}
 }
 

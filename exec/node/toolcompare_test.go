@@ -373,6 +373,15 @@ func TestNetnsToolsMatchCorosync(t *testing.T) {
 	for _, what := range []string{"ipc", "totem", "all", "knet", "bogus"} {
 		compare(t, coro, ours, 1, "corosync-cmapctl", "-C", what)
 	}
+	// After the last clear (all) only the later cmapctl runs closed their
+	// connections: the same small count on both.
+	closed := [2]string{}
+	for i, tc := range []*toolCluster{coro, ours} {
+		closed[i] = tc.run(t, 1, 15*time.Second, "corosync-cmapctl", "-m", "stats", "-g", "stats.ipcs.global.closed").out
+	}
+	if closed[0] != closed[1] || closed[0] == "" {
+		t.Errorf("stats.ipcs.global.closed after -C all: corosync %q, ringfenced %q", closed[0], closed[1])
+	}
 	if r := compare(t, coro, ours, 1, "corosync-cmapctl", "-m", "stats", "-g", "stats.srp.memb_join_rx"); r.out != "stats.srp.memb_join_rx (u64) = 0\n" {
 		t.Errorf("ringfenced: srp stats not cleared by -C all: %s", r)
 	}
