@@ -95,6 +95,13 @@ func cli(args []string, stdout, stderr io.Writer) int {
 	for _, w := range cfg.Warnings {
 		mainLog.Warn(w)
 	}
+	// A configuration Corosync accepts but ringfenced cannot run is a bad
+	// configuration for ringfenced: -t and a start refuse it alike.
+	// --print-cmap still shows what the file says.
+	if err := node.CheckTransport(cfg.Transport); err != nil && !o.printCmap {
+		fmt.Fprintf(stderr, "%s: %v\n", o.configPath, err)
+		return exitMainConfig
+	}
 	switch {
 	case o.printCmap:
 		if err := cmap.Dump(stdout, cfg.Entries, false); err != nil {

@@ -89,11 +89,26 @@ func TestPrintCmap(t *testing.T) {
 	}
 }
 
-func TestForegroundRefusesKnet(t *testing.T) {
+// knet (also Corosync's default transport) is refused as a bad
+// configuration, whether testing it (-t) or starting (-f), with the
+// file's name and the reason; --print-cmap still shows it.
+func TestKnetRefusedAsBadConfig(t *testing.T) {
 	knet := strings.Replace(loopbackConf, "transport: udpu", "transport: knet", 1)
-	code, _, stderr := runCLI("-f", "-c", writeConf(t, knet))
-	if code != exitFailure || !strings.Contains(stderr, `totem.transport \"knet\" is not supported`) {
-		t.Fatalf("exit %d, stderr %q", code, stderr)
+	noTransport := strings.Replace(loopbackConf, "\ttransport: udpu\n", "", 1)
+	for _, conf := range []string{knet, noTransport} {
+		path := writeConf(t, conf)
+		for _, mode := range []string{"-t", "-f"} {
+			code, _, stderr := runCLI(mode, "-c", path)
+			if code != exitMainConfig || !strings.Contains(stderr, path+`: totem.transport "knet" is not supported by ringfenced (use udpu or udp)`) {
+				t.Errorf("%s: exit %d, stderr %q", mode, code, stderr)
+			}
+			if strings.Contains(stderr, "exiting normally") {
+				t.Errorf("%s: claims success: %q", mode, stderr)
+			}
+		}
+		if code, stdout, _ := runCLI("--print-cmap", "-c", path); code != 0 || !strings.Contains(stdout, "totem.transport (str) = knet\n") && conf == knet {
+			t.Errorf("--print-cmap: exit %d\n%s", code, stdout)
+		}
 	}
 }
 

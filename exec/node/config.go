@@ -37,14 +37,22 @@ type Settings struct {
 	Logging       LogSettings
 }
 
+// CheckTransport refuses the transports ringfenced does not speak: knet,
+// which is also Corosync's default when totem.transport is not set.
+func CheckTransport(t coroconf.Transport) error {
+	switch t {
+	case coroconf.TransportUDPU, coroconf.TransportUDP:
+		return nil
+	}
+	return fmt.Errorf("totem.transport %q is not supported by ringfenced (use udpu or udp)", t)
+}
+
 // SettingsFromConfig extracts the runtime settings. Transports we do not
 // speak (knet) and nodes we cannot address are refused with a clear error.
 func SettingsFromConfig(cfg *coroconf.Config) (Settings, error) {
 	s := Settings{NodeID: cfg.NodeID, Transport: cfg.Transport, NetMTU: int(cfg.NetMTU), StateDir: DefaultStateDir, TTL: 1}
-	switch cfg.Transport {
-	case coroconf.TransportUDPU, coroconf.TransportUDP:
-	default:
-		return s, fmt.Errorf("totem.transport %q is not supported by ringfenced (use udpu or udp)", cfg.Transport)
+	if err := CheckTransport(cfg.Transport); err != nil {
+		return s, err
 	}
 	if s.NodeID == 0 {
 		return s, errors.New("no local node id: the local node is not in the nodelist")
