@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -19,6 +17,7 @@ import (
 	"github.com/ringfence/ringfence/cmap/coroconf"
 	"github.com/ringfence/ringfence/cpg/cpgclient"
 	"github.com/ringfence/ringfence/exec/node"
+	"github.com/ringfence/ringfence/tools/netns"
 	"github.com/ringfence/ringfence/totem/wire"
 )
 
@@ -27,7 +26,7 @@ import (
 // ring. It returns the prefixes.
 func startRing(t *testing.T, n int) []string {
 	t.Helper()
-	port := freePort(t, n)
+	port := netns.FreeLoopbackPort(t, n)
 	var b strings.Builder
 	fmt.Fprintf(&b, "totem {\n version: 2\n cluster_name: cpgclient\n transport: udpu\n token: 300\n interface {\n  linknumber: 0\n  mcastport: %d\n }\n}\nnodelist {\n", port)
 	for i := 1; i <= n; i++ {
@@ -80,27 +79,6 @@ func startRing(t *testing.T, n int) []string {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-func freePort(t *testing.T, n int) int {
-	t.Helper()
-	for range 50 {
-		p := 20000 + rand.IntN(30000)
-		ok := true
-		for i := 1; i <= n && ok; i++ {
-			c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, byte(i)), Port: p})
-			if err != nil {
-				ok = false
-				break
-			}
-			c.Close()
-		}
-		if ok {
-			return p
-		}
-	}
-	t.Fatal("no free UDP port on loopback")
-	return 0
 }
 
 // recorder is a client whose callbacks append one line per event.

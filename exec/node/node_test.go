@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/ringfence/ringfence/cmap/coroconf"
+	"github.com/ringfence/ringfence/tools/netns"
 )
 
 // loopbackConf renders a udpu config for nodes 1..n on 127.0.0.<id>.
@@ -45,29 +45,6 @@ func parseFor(t testing.TB, text string, local netip.Addr) *coroconf.Config {
 		t.Fatal(err)
 	}
 	return cfg
-}
-
-// freePort finds a UDP port free on 127.0.0.1..3 (udpu also binds an
-// ephemeral port, so only the totem port needs to be free everywhere).
-func freePort(t testing.TB, n int) int {
-	t.Helper()
-	for range 50 {
-		p := 20000 + rand.IntN(30000)
-		ok := true
-		for i := 1; i <= n && ok; i++ {
-			c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, byte(i)), Port: p})
-			if err != nil {
-				ok = false
-				break
-			}
-			c.Close()
-		}
-		if ok {
-			return p
-		}
-	}
-	t.Fatal("no free UDP port on loopback")
-	return 0
 }
 
 type testNode struct {
@@ -175,7 +152,7 @@ func TestThreeNodesOnLoopback(t *testing.T) {
 	if testing.Short() {
 		t.Skip("forms real rings on loopback (several seconds)")
 	}
-	port := freePort(t, 3)
+	port := netns.FreeLoopbackPort(t, 3)
 	text := loopbackConf(3, port, 300)
 	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
 	nodes := []*testNode{startNode(t, text, 1, dirs[0]), startNode(t, text, 2, dirs[1]), startNode(t, text, 3, dirs[2])}
@@ -290,7 +267,7 @@ func TestRingSeqFile(t *testing.T) {
 // TestNewFailsCleanly: a port already taken makes New fail with an error
 // (and release what it had opened), never panic.
 func TestNewFailsCleanly(t *testing.T) {
-	port := freePort(t, 1)
+	port := netns.FreeLoopbackPort(t, 1)
 	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
 	if err != nil {
 		t.Fatal(err)

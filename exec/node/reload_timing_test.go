@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ringfence/ringfence/ipc"
+	"github.com/ringfence/ringfence/tools/netns"
 )
 
 // TestReloadChangesRunningTiming: corosync-cfgtool -R with a new token
@@ -16,7 +17,7 @@ func TestReloadChangesRunningTiming(t *testing.T) {
 	if testing.Short() {
 		t.Skip("forms a one-node ring on loopback")
 	}
-	port := freePort(t, 1)
+	port := netns.FreeLoopbackPort(t, 1)
 	path := filepath.Join(t.TempDir(), "corosync.conf")
 	if err := os.WriteFile(path, []byte(loopbackConf(1, port, 300)), 0o644); err != nil {
 		t.Fatal(err)
