@@ -11,6 +11,8 @@ import (
 	"github.com/ringfence/ringfence/cmap"
 	"github.com/ringfence/ringfence/cmap/coroconf"
 	"github.com/ringfence/ringfence/totem/heartbeat"
+	"github.com/ringfence/ringfence/totem/srp"
+	"github.com/sirupsen/logrus"
 )
 
 // Heartbeat settings. Corosync (and our parser) accept an extra top-level
@@ -189,12 +191,37 @@ func (hb *hbState) run(every time.Duration) {
 	}
 }
 
+// timelineEnv=1 logs every totem state change at notice level instead of
+// debug, so that failover benchmarks can line up detection and formation
+// across the daemons' logs without the volume of full debug logging.
+const timelineEnv = "RINGFENCE_TIMELINE"
+
+var timelineOn = os.Getenv(timelineEnv) == "1"
+
+func logStateChange(l *logrus.Entry, to srp.State) {
+	if timelineOn {
+		l.Infof("entering %s state", to)
+		return
+	}
+	l.Debugf("entering %s state", to)
+}
+
 // heartbeatC is the event channel for the loop (nil: never ready).
 func (n *Node) heartbeatC() <-chan hbEvent {
 	if n.hb == nil {
 		return nil
 	}
 	return n.hb.events
+}
+
+// heartbeatGrace follows a reloaded token timeout: the responders answer
+// for as long after the last stamp as the token tolerates a silent daemon.
+func (n *Node) heartbeatGrace(token time.Duration) {
+	if n.hb == nil {
+		return
+	}
+	n.hb.eng.SetGrace(token)
+	n.log.WithField("subsys", SubsysTotem).Infof("heartbeat: answers stop %v after the daemon stops turning (token timeout)", n.hb.eng.Grace())
 }
 
 // heartbeatStamp tells the responders that the loop is turning.
@@ -218,7 +245,12 @@ func (n *Node) heartbeatEvent(ev hbEvent) {
 		if n.srp.PeerUnreachable(id) {
 			n.log.WithField("subsys", SubsysTotem).Infof("heartbeat: node %d unreachable on every link, forming a new membership", id)
 		} else {
-			n.log.WithField("subsys", SubsysTotem).Debugf("heartbeat: node %d unreachable on every link (not a member, or already being removed)", id)
+			l := n.log.WithField("subsys", SubsysTotem)
+			if timelineOn {
+				l.Infof("heartbeat: node %d unreachable on every link (already being removed)", id)
+			} else {
+				l.Debugf("heartbeat: node %d unreachable on every link (not a member, or already being removed)", id)
+			}
 		}
 	}
 	if ev.links != nil {

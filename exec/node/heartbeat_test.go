@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringfence/ringfence/ipc"
 	"github.com/ringfence/ringfence/tools/netns"
 )
 
@@ -139,5 +140,47 @@ func TestNetnsHeartbeatKill(t *testing.T) {
 	}
 	if os.Getenv("RINGFENCE_HEARTBEAT") != "" {
 		t.Fatal("environment leaked")
+	}
+}
+
+// TestReloadChangesHeartbeatGrace: the heartbeat answers for as long as
+// the token tolerates a stalled daemon, so a reload that changes the token
+// must change the heartbeat's grace too, not leave the start-up value.
+func TestReloadChangesHeartbeatGrace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("forms a one-node ring on loopback")
+	}
+	t.Setenv(hbEnv, "userspace")
+	port := freePort(t, 3)
+	path := filepath.Join(t.TempDir(), "corosync.conf")
+	if err := os.WriteFile(path, []byte(loopbackConf(1, port, 300)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tn := startNode(t, loopbackConf(1, port, 300), 1, t.TempDir())
+	tn.n.opts.Config.Path = path
+	waitRing(t, []*testNode{tn}, []uint32{1}, 15*time.Second)
+	grace := func() time.Duration {
+		var g time.Duration
+		if err := tn.n.Do(context.Background(), func() {
+			if tn.n.hb != nil {
+				g = tn.n.hb.eng.Grace()
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	if g := grace(); g != 300*time.Millisecond {
+		t.Fatalf("start-up grace %v, want the token timeout 300ms\n%s", g, tn.log.String())
+	}
+	if err := os.WriteFile(path, []byte(loopbackConf(1, port, 2500)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var res ipc.CsError
+	if err := tn.n.Do(context.Background(), func() { res = tn.n.reloadConfig() }); err != nil {
+		t.Fatal(err)
+	}
+	if g := grace(); res != ipc.CsOK || g != 2500*time.Millisecond {
+		t.Fatalf("after reload: %v, grace %v; want CS_OK and 2.5s\n%s", res, g, tn.log.String())
 	}
 }

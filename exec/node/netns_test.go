@@ -325,6 +325,9 @@ func waitSyncAfterLastMembership(t *testing.T, p *netns.Proc, timeout time.Durat
 // TestFailoverFigures measures formation and failover times for ringfenced
 // and, side by side, Debian's corosync: RINGFENCE_BENCH=1 go test -run
 // FailoverFigures ./exec/node (RINGFENCE_BENCH_SIZES="3 16" by default).
+// While iterating, RINGFENCE_BENCH_DAEMONS=ringfenced skips corosync (the
+// published figures keep both) and RINGFENCE_BENCH_LOGS=<dir> keeps every
+// daemon's log there, one directory per run, for timelines.
 func TestFailoverFigures(t *testing.T) {
 	if os.Getenv("RINGFENCE_BENCH") != "1" {
 		t.Skip("measurement: set RINGFENCE_BENCH=1")
@@ -344,18 +347,38 @@ func TestFailoverFigures(t *testing.T) {
 	if _, err := osexec.LookPath("corosync"); err == nil {
 		daemons = append(daemons, []string{"corosync"})
 	}
+	if v := os.Getenv("RINGFENCE_BENCH_DAEMONS"); v != "" {
+		var keep [][]string
+		for _, d := range daemons {
+			if strings.Contains(" "+v+" ", " "+filepath.Base(d[0])+" ") {
+				keep = append(keep, d)
+			}
+		}
+		daemons = keep
+	}
 	results := map[string]netns.Failover{}
 	for _, n := range sizes {
 		for _, d := range daemons {
 			name := filepath.Base(d[0])
 			t.Run(fmt.Sprintf("%s/%d", name, n), func(t *testing.T) {
-				c := netns.NewCluster(t, n, netns.Options{})
+				var opts netns.Options
+				if dir := os.Getenv("RINGFENCE_BENCH_LOGS"); dir != "" {
+					opts.Dir = filepath.Join(dir, fmt.Sprintf("%s-%d-%d", name, n, time.Now().Unix()))
+					if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+						t.Fatal(err)
+					}
+				}
+				c := netns.NewCluster(t, n, opts)
 				r, err := c.MeasureFailover(netns.CorosyncOptions{Token: 1000, Daemon: d}, 90*time.Second)
 				if err != nil {
 					t.Fatal(err)
 				}
 				results[fmt.Sprintf("%s/%d", name, n)] = r
 				fmt.Printf("%-10s %s\n", name, r)
+				if opts.Dir != "" {
+					fmt.Printf("%-10s logs in %s, SIGKILL at %s, cut at %s (cut confirmed after %v)\n", name, opts.Dir,
+						r.KillAt.Format("15:04:05.000"), r.CutAt.Format("15:04:05.000"), r.CutCmd.Round(time.Millisecond))
+				}
 			})
 		}
 	}
@@ -365,7 +388,7 @@ func TestFailoverFigures(t *testing.T) {
 // printFailoverTable prints ringfenced and corosync side by side with the
 // ratio corosync/ringfenced (above 1: ringfenced is faster).
 func printFailoverTable(sizes []int, results map[string]netns.Failover) {
-	fmt.Printf("\nfailover, udpu, token 1000, seen from node 1 (ratio = corosync / ringfenced)\n")
+	fmt.Printf("\nfailover, udpu, token 1000, seen from node 1's log (ratio = corosync / ringfenced)\n")
 	fmt.Printf("%-6s %-10s %9s %9s %9s %9s %9s\n", "nodes", "daemon", "form", "SIGKILL", "rejoin", "link cut", "heal")
 	sec := func(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) }
 	ratio := func(c, r time.Duration) string {

@@ -248,6 +248,7 @@ func (n *Node) applyRuntime(cfg *coroconf.Config) {
 			n.log.WithField("subsys", SubsysTotem).Infof("Token Timeout (%d ms) retransmit timeout (%d ms)",
 				settings.Timing.Token.Milliseconds(), settings.Timing.TokenRetransmit.Milliseconds())
 			n.settings.Timing = settings.Timing
+			n.heartbeatGrace(settings.Timing.Token)
 		}
 	}
 	// votequorum follows the reload through cmap (quorum_reload.go), as

@@ -78,7 +78,7 @@ var monoBase, monoStart = func() (uint64, time.Time) {
 
 // kernelPath is the in-kernel responder (see xdp.go).
 type kernelPath interface {
-	Stamp(now uint64) error
+	Stamp(now, grace uint64) error
 	Lookup(k Key) (Record, error)
 	Dump(into map[Key]Record) error
 	Mode() string
@@ -144,10 +144,7 @@ func Open(cfg Config) (*Engine, error) {
 	if cfg.Misses <= 0 {
 		cfg.Misses = DefaultMisses
 	}
-	// A healthy daemon must never look stale between two stamps.
-	if min := 3 * cfg.Interval; cfg.Grace < min {
-		cfg.Grace = min
-	}
+	cfg.Grace = clampGrace(cfg.Grace, cfg.Interval)
 	if cfg.Listen == nil {
 		cfg.Listen = ListenUDP
 	}
@@ -264,12 +261,31 @@ func (e *Engine) Stamp() {
 	if e.kernel == nil || now-e.kernelStamp.Load() < uint64(e.cfg.Interval/2) {
 		return
 	}
-	if err := e.kernel.Stamp(now); err != nil {
+	if err := e.kernel.Stamp(now, e.user.grace.Load()); err != nil {
 		e.cfg.Log.WithError(err).Warn("heartbeat: cannot refresh the liveness stamp")
 		return
 	}
 	e.kernelStamp.Store(now)
 }
+
+// clampGrace keeps a healthy daemon from ever looking stale between two
+// stamps.
+func clampGrace(g, interval time.Duration) time.Duration {
+	return max(g, 3*interval)
+}
+
+// SetGrace changes how long the responders answer after the last stamp:
+// a configuration reload that changes the token timeout calls it, so that
+// a stall the token tolerates stays tolerated (and a shorter token is not
+// outlived by the answers). The kernel map takes it with the next stamp,
+// within half an interval. Safe from any goroutine.
+func (e *Engine) SetGrace(g time.Duration) {
+	e.user.grace.Store(uint64(clampGrace(g, e.cfg.Interval)))
+	e.kernelStamp.Store(0) // the next Stamp writes the map
+}
+
+// Grace is the grace in use.
+func (e *Engine) Grace() time.Duration { return time.Duration(e.user.grace.Load()) }
 
 // Tick is called every Interval (by one goroutine): it evaluates the
 // answers since the previous tick and sends the next probes. It returns
@@ -360,7 +376,7 @@ func (e *Engine) assign() {
 // evidence of life too.
 func (e *Engine) probe(now uint64) {
 	e.seq++
-	if !fresh(now, e.user.stamp.Load(), e.user.grace) {
+	if !fresh(now, e.user.stamp.Load(), e.user.grace.Load()) {
 		return
 	}
 	for i, l := range e.cfg.Links {

@@ -40,13 +40,15 @@ func (r Record) merge(o Record) Record {
 // userTable is the userspace responder's record map and liveness stamp.
 type userTable struct {
 	stamp atomic.Uint64 // daemon liveness, monotonic ns
-	grace uint64
+	grace atomic.Uint64 // ns; changes when a reload changes the token
 	mu    sync.Mutex
 	recs  map[Key]*Record
 }
 
 func newUserTable(grace uint64) *userTable {
-	return &userTable{grace: grace, recs: map[Key]*Record{}}
+	t := &userTable{recs: map[Key]*Record{}}
+	t.grace.Store(grace)
+	return t
 }
 
 // fresh is the gate both responders apply: answer only while the daemon
@@ -71,7 +73,7 @@ func (t *userTable) probe(k Key, now uint64) bool {
 	r := t.get(k)
 	r.LastProbe = now
 	r.Probes++
-	if !fresh(now, t.stamp.Load(), t.grace) {
+	if !fresh(now, t.stamp.Load(), t.grace.Load()) {
 		return false
 	}
 	r.Replied++

@@ -225,7 +225,6 @@ type xdpPath struct {
 	ifs   []string
 	key   [8]byte
 	val   [stampSize]byte
-	grace uint64
 	// Dump's buffers; noBatch once the kernel refused batch lookups.
 	keys    []Key
 	vals    []Record
@@ -262,7 +261,7 @@ func openKernel(cfg Config) (kernelPath, error) {
 	if err != nil {
 		return nil, classify(err)
 	}
-	x := &xdpPath{maps: m, prog: prog, grace: uint64(cfg.Grace)}
+	x := &xdpPath{maps: m, prog: prog}
 	seen := map[int]bool{}
 	for _, l := range cfg.Links {
 		ifi, err := interfaceOf(l.Local)
@@ -330,9 +329,9 @@ func (x *xdpPath) Mode() string {
 	return "kernel (XDP generic mode on " + strings.Join(x.ifs, ",") + ")"
 }
 
-func (x *xdpPath) Stamp(now uint64) error {
+func (x *xdpPath) Stamp(now, grace uint64) error {
 	binary.LittleEndian.PutUint64(x.val[0:], now)
-	binary.LittleEndian.PutUint64(x.val[8:], x.grace)
+	binary.LittleEndian.PutUint64(x.val[8:], grace)
 	return x.maps.stamp.Update(uint32(0), x.val[:], ebpf.UpdateAny)
 }
 

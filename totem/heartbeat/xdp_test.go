@@ -68,8 +68,8 @@ func run(t *testing.T, prog *ebpf.Program, in []byte) (uint32, []byte) {
 
 func setStamp(t *testing.T, m *maps, stamp, grace uint64) {
 	t.Helper()
-	x := &xdpPath{maps: m, grace: grace}
-	if err := x.Stamp(stamp); err != nil {
+	x := &xdpPath{maps: m}
+	if err := x.Stamp(stamp, grace); err != nil {
 		t.Fatal(err)
 	}
 }

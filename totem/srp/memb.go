@@ -179,6 +179,21 @@ func (n *Node) joinProcess(j *wire.Join) {
 		}
 		n.gatherEnter("merge during join")
 		gathered = true
+		// The join that changed our view may announce exactly the view we
+		// now hold (a survivor adopting the failed list of the first one
+		// to notice). Corosync counts its sender only when that join comes
+		// again, on the sender's join timer: a wait of up to one join
+		// timeout in every failover. The join says the same now as its
+		// repeat would, so it counts now.
+		if !leave && setEqual(j.ProcList, n.procList) && setEqual(j.FailedList, n.failedList) &&
+			len(j.ProcList) == len(n.procList) && len(j.FailedList) == len(n.failedList) {
+			n.consensus[j.SystemFrom] = true
+			if n.consensusAgreed() && n.lowestInConfig() && !n.failedToRecv {
+				n.commitTokenCreate()
+				n.commitEnter()
+				return
+			}
+		}
 	}
 	if !gathered && n.state == StateOperational {
 		n.gatherEnter("join during operational state")
