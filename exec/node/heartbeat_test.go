@@ -151,7 +151,7 @@ func TestReloadChangesHeartbeatGrace(t *testing.T) {
 		t.Skip("forms a one-node ring on loopback")
 	}
 	t.Setenv(hbEnv, "userspace")
-	port := freePort(t, 3)
+	port := netns.FreeLoopbackPort(t, 3)
 	path := filepath.Join(t.TempDir(), "corosync.conf")
 	if err := os.WriteFile(path, []byte(loopbackConf(1, port, 300)), 0o644); err != nil {
 		t.Fatal(err)
