@@ -41,7 +41,8 @@ type Conn struct {
 
 	evMu      sync.Mutex
 	evQueue   [][]byte // events waiting for room in the event ring
-	evNotify  int      // doorbell bytes owed to the client
+	evNotify  int      // doorbell bytes owed to the client, for the writer goroutine
+	evLater   int      // doorbell bytes SendEventLater left for Notify
 	evWriting bool     // writeLoop is writing owed bytes (holds the socket's write lock)
 	evKick    chan struct{}
 	released  bool // rings unmapped (guarded by respMu and evMu together)
@@ -154,20 +155,52 @@ func (c *Conn) Respond(msg []byte) error {
 // SendEvent writes one event (dispatch) message and rings the client's
 // doorbell. Safe from any goroutine. When the event ring is full the event
 // is queued (up to Config.MaxQueuedEvents) and sent as the client drains.
-func (c *Conn) SendEvent(msg []byte) error {
+func (c *Conn) SendEvent(msg []byte) error { return c.sendEvent(true, [][]byte{msg}) }
+
+// SendEventLater is SendEvent without the doorbell: the byte is owed until
+// Notify. A daemon that delivers a burst of events to one client rings
+// once for the burst (one write of n bytes instead of n writes, and one
+// wake-up of the client); Notify must follow before the owner waits for
+// new input. The message is the concatenation of parts, written straight
+// into the ring.
+func (c *Conn) SendEventLater(parts ...[]byte) error { return c.sendEvent(false, parts) }
+
+// Notify writes the doorbell bytes SendEventLater left owed.
+func (c *Conn) Notify() {
+	c.evMu.Lock()
+	defer c.evMu.Unlock()
+	owed := c.evLater
+	c.evLater = 0
+	if owed == 0 || c.released || c.isClosed() {
+		return
+	}
+	if c.evNotify == 0 && !c.evWriting {
+		owed -= c.ringDoorbell(owed)
+	}
+	if owed > 0 {
+		c.evNotify += owed
+		c.kick()
+	}
+}
+
+func (c *Conn) sendEvent(now bool, parts [][]byte) error {
 	c.evMu.Lock()
 	defer c.evMu.Unlock()
 	if c.released || c.isClosed() {
 		return syscall.ENOTCONN
 	}
 	if len(c.evQueue) == 0 && c.dg == nil {
-		err := guard(func() error { return c.ev.Write(msg) })
+		err := guard(func() error { return c.ev.Write(parts...) })
 		if err == nil {
 			c.ctr.dispatched.Add(1)
+			if !now {
+				c.evLater++
+				return nil
+			}
 			// Ring the doorbell now, as libqb does, so that an event
 			// sent before a response is visible before it; only a full
 			// socket defers the byte to the writer goroutine.
-			if c.evNotify == 0 && !c.evWriting && c.ringDoorbell() {
+			if c.evNotify == 0 && !c.evWriting && c.ringDoorbell(1) == 1 {
 				return nil
 			}
 			c.evNotify++
@@ -184,10 +217,23 @@ func (c *Conn) SendEvent(msg []byte) error {
 		c.ctr.overload.Add(1)
 		return syscall.ENOBUFS
 	}
-	c.evQueue = append(c.evQueue, append([]byte(nil), msg...))
+	c.evQueue = append(c.evQueue, concat(parts))
 	c.ctr.queued.Store(uint32(len(c.evQueue)))
 	c.kick()
 	return nil
+}
+
+// concat copies parts into one new buffer.
+func concat(parts [][]byte) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	b := make([]byte, 0, n)
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	return b
 }
 
 func (c *Conn) kick() {
@@ -395,17 +441,27 @@ func (c *Conn) RespondTryAgain() error {
 	return c.Respond(NewResponse(0, ResponseHeaderSize, CsErrTryAgain))
 }
 
-var zeroByte [1]byte
+// zeroBytes are doorbell bytes: all zero, only their count matters.
+var zeroBytes [256]byte
 
-// ringDoorbell writes one event doorbell byte without blocking. The bytes
-// are all zero and only their count matters, so it may interleave with
-// the writer goroutine's catch-up writes.
-func (c *Conn) ringDoorbell() bool {
+// ringDoorbell writes up to n event doorbell bytes without blocking and
+// returns how many went out. Only their count matters, so they may
+// interleave with the writer goroutine's catch-up writes.
+func (c *Conn) ringDoorbell(n int) int {
 	rc, err := c.sock.SyscallConn()
 	if err != nil {
-		return false
+		return 0
 	}
-	n := 0
-	rc.Write(func(fd uintptr) bool { n, _ = unix.Write(int(fd), zeroByte[:]); return true })
-	return n == 1
+	sent := 0
+	rc.Write(func(fd uintptr) bool {
+		for sent < n {
+			w, err := unix.Write(int(fd), zeroBytes[:min(n-sent, len(zeroBytes))])
+			if err != nil || w <= 0 {
+				break
+			}
+			sent += w
+		}
+		return true
+	})
+	return sent
 }

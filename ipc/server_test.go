@@ -73,6 +73,19 @@ func (e *echoService) Handle(c *ipc.Conn, id int32, msg []byte) {
 			}
 		}
 		c.Respond(ipc.NewResponse(103, ipc.ResponseHeaderSize, ipc.CsOK))
+	case 4:
+		// Like 1, but each event in two parts with its doorbell owed
+		// until one Notify for the burst.
+		n := int(binary.LittleEndian.Uint32(msg[16:]))
+		for i := range n {
+			ev := ipc.NewResponse(200, 32, ipc.CsOK)
+			binary.LittleEndian.PutUint64(ev[24:], uint64(i))
+			if err := c.SendEventLater(ev[:20], ev[20:]); err != nil {
+				panic(err)
+			}
+		}
+		c.Notify()
+		c.Respond(ipc.NewResponse(104, ipc.ResponseHeaderSize, ipc.CsOK))
 	}
 }
 
@@ -98,7 +111,7 @@ func startEcho(t testing.TB, cfg ipc.Config) *fixture {
 	}
 	name := fmt.Sprintf("rftest%d-%d", os.Getpid(), svcSeq.Add(1))
 	echo := &echoService{}
-	svc := &ipc.Service{Name: name, ID: 99, Handler: echo, RequestSizes: []int{16, 20, 16, 24}}
+	svc := &ipc.Service{Name: name, ID: 99, Handler: echo, RequestSizes: []int{16, 20, 16, 24, 20}}
 	srv := ipc.NewServer(cfg)
 	srv.SetReady(true)
 	if err := srv.Serve(svc); err != nil {
@@ -153,14 +166,22 @@ func TestEchoAcrossRingWrap(t *testing.T) {
 }
 
 func TestEventsInOrderBeyondRingCapacity(t *testing.T) {
+	t.Run("doorbell per event", func(t *testing.T) { testEventsInOrder(t, 1, 3000) })
+	// SendEventLater: written from parts, one Notify for the burst; the
+	// client still finds one doorbell byte per event.
+	t.Run("doorbells per burst", func(t *testing.T) { testEventsInOrder(t, 4, 3000) })
+	t.Run("doorbells per small burst", func(t *testing.T) { testEventsInOrder(t, 4, 7) })
+}
+
+func testEventsInOrder(t *testing.T, id int32, n int) {
 	f := startEcho(t, ipc.Config{})
 	c, err := client.DialOptions(f.name, client.Options{MaxMsgSize: 4096})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	const n = 3000 // far more than a 8 KiB event ring holds: exercises the queue
-	req := request(1, binary.LittleEndian.AppendUint32(nil, n))
+	// 3000 is far more than a 8 KiB event ring holds: exercises the queue.
+	req := request(id, binary.LittleEndian.AppendUint32(nil, uint32(n)))
 	if _, err := c.SendRecv(req, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,13 @@ type EventSink interface {
 	SendEvent(msg []byte) error
 }
 
+// batchSink is an EventSink that can write an event from parts and ring
+// the client's doorbell once for a burst (an *ipc.Conn).
+type batchSink interface {
+	SendEventLater(parts ...[]byte) error
+	Notify()
+}
+
 // Handler serves libcpg over one cpg.Service. It is an ipc.Handler; all
 // methods run on the daemon's owner goroutine, like the service itself.
 type Handler struct {
@@ -20,6 +27,10 @@ type Handler struct {
 	send  func(msgs ...exec.Message)
 	log   *logrus.Entry
 	sinks map[cpg.ClientID]EventSink
+	// notify lists the batch sinks Flush wrote to (scratch); hdr is the
+	// scratch header of delivery events.
+	notify []batchSink
+	hdr    [partialDeliverHeader]byte
 	// Dropped counts events for clients that were already gone or whose
 	// event queue overflowed.
 	Dropped uint64
@@ -77,15 +88,48 @@ func (h *Handler) Flush() {
 		logLine(h.log, l)
 	}
 	for _, ev := range r.Events {
-		sink := h.sinks[ev.Client]
-		msg := encodeEvent(ev)
-		if sink == nil || msg == nil || sink.SendEvent(msg) != nil {
+		if !h.sendEvent(ev) {
 			h.Dropped++
 		}
 	}
+	// One doorbell write per client for the whole burst, before the
+	// owner goes back to waiting.
+	for i, b := range h.notify {
+		b.Notify()
+		h.notify[i] = nil
+	}
+	h.notify = h.notify[:0]
 	if len(r.Messages) > 0 && h.send != nil {
 		h.send(r.Messages...)
 	}
+}
+
+// sendEvent hands one event to its client's sink. Deliveries to a batch
+// sink go in two parts (header, data) without an intermediate copy, their
+// doorbell left for the end of Flush.
+func (h *Handler) sendEvent(ev cpg.Event) bool {
+	sink := h.sinks[ev.Client]
+	if sink == nil {
+		return false
+	}
+	b, ok := sink.(batchSink)
+	if !ok {
+		msg := encodeEvent(ev)
+		return msg != nil && sink.SendEvent(msg) == nil
+	}
+	var err error
+	if ev.Kind == cpg.EventDeliver || ev.Kind == cpg.EventPartialDeliver {
+		hdr, data := deliverParts(ev, h.hdr[:])
+		err = b.SendEventLater(hdr, data)
+	} else if msg := encodeEvent(ev); msg != nil {
+		err = b.SendEventLater(msg)
+	} else {
+		return false
+	}
+	if n := len(h.notify); n == 0 || h.notify[n-1] != b {
+		h.notify = append(h.notify, b)
+	}
+	return err == nil
 }
 
 func logLine(log *logrus.Entry, l exec.LogLine) {

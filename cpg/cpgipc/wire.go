@@ -127,13 +127,11 @@ func encodeEvent(ev cpg.Event) []byte {
 			}
 		}
 		return b
-	case cpg.EventDeliver:
-		b := response(EvDeliver, 184+len(ev.Data), ipc.CsOK)
-		putGroup(b, 24, ev.Group)
-		put32(b, 160, uint32(len(ev.Data)))
-		put32(b, 168, ev.NodeID)
-		put32(b, 176, ev.PID)
-		copy(b[184:], ev.Data)
+	case cpg.EventDeliver, cpg.EventPartialDeliver:
+		var hdr [partialDeliverHeader]byte
+		h, data := deliverParts(ev, hdr[:])
+		b := make([]byte, len(h)+len(data))
+		copy(b[copy(b, h):], data)
 		return b
 	case cpg.EventTotemConfchg:
 		// sizeof is 48 + 4n but the list starts at 44 (packing quirk).
@@ -145,18 +143,43 @@ func encodeEvent(ev cpg.Event) []byte {
 			put32(b, 44+4*i, id)
 		}
 		return b
-	case cpg.EventPartialDeliver:
-		b := response(EvPartialDeliver, 200+len(ev.Data), ipc.CsOK)
+	}
+	return nil
+}
+
+// Header sizes of the two delivery events (res_lib_cpg_deliver_callback,
+// res_lib_cpg_partial_deliver_callback): the data follows.
+const (
+	deliverHeader        = 184
+	partialDeliverHeader = 200
+)
+
+// deliverParts encodes a DELIVER or PARTIAL_DELIVER event as its header,
+// built in buf (at least partialDeliverHeader bytes, overwritten), and
+// its data, ev.Data itself: the event is their concatenation. The daemon
+// writes the two straight into the client's event ring, so the data is
+// copied once.
+func deliverParts(ev cpg.Event, buf []byte) (hdr, data []byte) {
+	if ev.Kind == cpg.EventPartialDeliver {
+		b := buf[:partialDeliverHeader]
+		clear(b)
+		ipc.PutResponseHeader(b, EvPartialDeliver, partialDeliverHeader+len(ev.Data), ipc.CsOK)
 		putGroup(b, 24, ev.Group)
 		put32(b, 160, ev.MsgLen)
 		put32(b, 168, uint32(len(ev.Data)))
 		put32(b, 176, ev.NodeID)
 		put32(b, 184, ev.PID)
 		put32(b, 192, ev.Type)
-		copy(b[200:], ev.Data)
-		return b
+		return b, ev.Data
 	}
-	return nil
+	b := buf[:deliverHeader]
+	clear(b)
+	ipc.PutResponseHeader(b, EvDeliver, deliverHeader+len(ev.Data), ipc.CsOK)
+	putGroup(b, 24, ev.Group)
+	put32(b, 160, uint32(len(ev.Data)))
+	put32(b, 168, ev.NodeID)
+	put32(b, 176, ev.PID)
+	return b, ev.Data
 }
 
 func putAddress(b []byte, off int, a cpg.Address) {
