@@ -110,8 +110,8 @@ func TestNetnsPacketLoss(t *testing.T) {
 // same loss (idle ring, token 1000; 5% of what each node sends, then 5%
 // at both ends of every link): how many new
 // memberships each forms and how often it suspected a failure during the
-// window (corosync also warns of late tokens; ringfenced has no such
-// notice). A measurement, not a gate: RINGFENCE_BENCH=1.
+// window, and how many late-token warnings each logged. A measurement,
+// not a gate: RINGFENCE_BENCH=1.
 func TestLossFigures(t *testing.T) {
 	if os.Getenv("RINGFENCE_BENCH") != "1" {
 		t.Skip("measurement: set RINGFENCE_BENCH=1")

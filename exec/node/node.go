@@ -109,7 +109,8 @@ type Node struct {
 	// Token averages and multicast failures for stats.srp (srpstats.go).
 	tokenMeans    tokenMeans
 	mcastFailures uint32
-	hb            *hbState // nil when the heartbeat is off (heartbeat.go)
+	forceGather   *cmap.Tracker // runtime.force_gather (forcegather.go)
+	hb            *hbState      // nil when the heartbeat is off (heartbeat.go)
 
 	start time.Time
 	timer *time.Timer
@@ -269,6 +270,7 @@ func New(opts Options) (n *Node, err error) {
 			}
 		}
 	}
+	n.startForceGather()
 	n.status.State = n.srp.State()
 	return n, nil
 }
@@ -430,6 +432,7 @@ func (n *Node) Run(ctx context.Context) error {
 		case <-n.timer.C:
 		case d := <-ipcCh:
 			n.dispatchIPC(d)
+			n.pollForceGather()
 		case f := <-n.calls:
 			f()
 		case <-retry.C:

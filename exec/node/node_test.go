@@ -8,7 +8,9 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -148,6 +150,8 @@ func waitRing(t *testing.T, nodes []*testNode, want []uint32, timeout time.Durat
 	t.Fatalf("ring %v did not form within %v", want, timeout)
 }
 
+var lateToken = regexp.MustCompile(`notice +\[TOTEM \] Token has not been received in ([0-9]+) ms`)
+
 func TestThreeNodesOnLoopback(t *testing.T) {
 	if testing.Short() {
 		t.Skip("forms real rings on loopback (several seconds)")
@@ -244,6 +248,21 @@ func TestThreeNodesOnLoopback(t *testing.T) {
 	const failed = "A processor failed, forming new configuration"
 	if !strings.Contains(nodes[0].log.String(), failed) && !strings.Contains(nodes[2].log.String(), failed) {
 		t.Errorf("neither survivor logged %q:\nnode 1:\n%s\nnode 3:\n%s", failed, nodes[0].log.String(), nodes[2].log.String())
+	}
+	// Before that, at token_warning (75%) of the token timeout (300 ms +
+	// 650 ms for the third node), the survivors warned of the late token
+	// at notice level (later if the machine stalled the loop).
+	warned := false
+	for _, tn := range []*testNode{nodes[0], nodes[2]} {
+		for _, m := range lateToken.FindAllStringSubmatch(tn.log.String(), -1) {
+			warned = true
+			if ms, _ := strconv.Atoi(m[1]); ms < 712 {
+				t.Errorf("node %d warned early: %q", tn.n.Settings().NodeID, m[0])
+			}
+		}
+	}
+	if !warned {
+		t.Errorf("no survivor warned of the late token:\nnode 1:\n%s\nnode 3:\n%s", nodes[0].log.String(), nodes[2].log.String())
 	}
 	if t.Failed() || testing.Verbose() {
 		t.Log(nodes[0].log.String())

@@ -137,7 +137,6 @@ var knownGaps = map[string]string{
 	"runtime.services.mon.":             "mon service not implemented",
 	"runtime.services.wd.":              "wd service not implemented",
 	"runtime.blackbox.":                 "corosync-blackbox triggers: no flight recorder",
-	"runtime.force_gather":              "trigger key to force a gather: srp has no such entry point yet",
 }
 
 // knownExtra are keys ringfenced has and Corosync does not.
@@ -409,8 +408,35 @@ func TestNetnsToolsMatchCorosync(t *testing.T) {
 	compare(t, coro, ours, 1, "corosync-quorumtool", "-e", "3")
 	compare(t, coro, ours, 1, "corosync-quorumtool", "-v", "1", "-n", "9")
 
+	testForceGatherCompare(t, coro, ours)
 	testReloadCompare(t, coro, ours)
 	testKillAndShutdownCompare(t, coro, ours)
+}
+
+// testForceGatherCompare sets runtime.force_gather on node 1: both
+// daemons log it, form a new ring with all three nodes and reset the key.
+func testForceGatherCompare(t *testing.T, coro, ours *toolCluster) {
+	settled(t, coro, ours, []uint32{1, 2, 3})
+	before := make([]int, 2)
+	for j, tc := range []*toolCluster{coro, ours} {
+		before[j] = len(readLog(t, tc.procs[0]))
+	}
+	compare(t, coro, ours, 1, "corosync-cmapctl", "-s", "runtime.force_gather", "str", "yes")
+	for j, tc := range []*toolCluster{coro, ours} {
+		for _, text := range []string{"Forcing into GATHER state", "A new membership ("} {
+			deadline := time.Now().Add(20 * time.Second)
+			for !strings.Contains(readLog(t, tc.procs[0])[before[j]:], text) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: node 1 never logged %q after the forced gather:\n%s", tc.name, text, readLog(t, tc.procs[0])[before[j]:])
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	}
+	settled(t, coro, ours, []uint32{1, 2, 3})
+	if r := compare(t, coro, ours, 1, "corosync-cmapctl", "-g", "runtime.force_gather"); r.out != "runtime.force_gather (str) = no\n" {
+		t.Errorf("ringfenced: runtime.force_gather not reset: %s", r)
+	}
 }
 
 // settled waits until every host of both clusters lists want, so that a
@@ -546,6 +572,7 @@ func testKillAndShutdownCompare(t *testing.T, coro, ours *toolCluster) {
 			t.Errorf("%s: node 3 did not log who killed it:\n%s", tc.name, readLog(t, p))
 		}
 		waitHost(t, tc.c.Hosts[0], time.Now(), []uint32{1, 2}, 20*time.Second)
+		checkTokenWarning(t, tc)
 	}
 	for j, b := range monitors {
 		if !b.waitOutput("Nodes:            2", 5*time.Second) {
@@ -595,4 +622,28 @@ func checkTotemHealth(t *testing.T, coro, ours *toolCluster) {
 			}
 		}
 	}
+}
+
+// checkTokenWarning: node 3 died with the token somewhere in the ring,
+// so node 1 warned at 75% of the token timeout (3000 + 650 ms for the
+// third node) before the token was declared lost, unless ringfenced's
+// heartbeat on a survivor reported node 3 unreachable well before that.
+func checkTokenWarning(t *testing.T, tc *toolCluster) {
+	t.Helper()
+	for _, p := range tc.procs[:2] {
+		if strings.Contains(readLog(t, p), "heartbeat: node 3 unreachable") {
+			t.Logf("%s: the heartbeat found node 3 before the token was late", tc.name)
+			return
+		}
+	}
+	log := readLog(t, tc.procs[0])
+	m := lateToken.FindStringSubmatch(log)
+	if m == nil {
+		t.Errorf("%s: node 1 did not warn of the late token", tc.name)
+		return
+	}
+	if ms, _ := strconv.Atoi(m[1]); ms < 2737 {
+		t.Errorf("%s: %q, want 2737 ms or a little more", tc.name, m[0])
+	}
+	t.Logf("%s: %s", tc.name, m[0])
 }
