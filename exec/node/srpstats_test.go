@@ -1,0 +1,94 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ringfence/ringfence/cmap"
+	"github.com/ringfence/ringfence/cmap/coroconf"
+	"github.com/ringfence/ringfence/tools/netns"
+)
+
+// The computed stats.srp keys on a running one-node ring: Corosync's
+// types, token figures that follow the ring, the multicast failure count
+// (udp only) with the firewall flag and warning, and -C totem.
+func TestTotemHealthStats(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a ring on loopback")
+	}
+	tn := startNode(t, loopbackConf(1, netns.FreeLoopbackPort(t, 1), 300), 1, t.TempDir())
+	waitRing(t, []*testNode{tn}, []uint32{1}, 15*time.Second)
+	time.Sleep(500 * time.Millisecond) // some token rotations
+	n := tn.n
+	get := func(key string, typ cmap.Type) uint64 {
+		t.Helper()
+		v, err := n.stats.Get(key)
+		if err != nil || v.Type != typ {
+			t.Fatalf("%s: %v (type %v, want %v)", key, err, v.Type, typ)
+		}
+		u, _ := v.AsUint64()
+		return u
+	}
+	do := func(f func()) {
+		t.Helper()
+		if err := n.Do(context.Background(), f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	do(n.publishStats)
+	if ms := get("stats.srp.time_since_token_last_received", cmap.TypeUint64); ms > 300 {
+		t.Errorf("time_since_token_last_received %d ms on a live ring", ms)
+	}
+	// An idle ring's representative holds the token (hold timeout about
+	// 46 ms here): the mean rotation is some milliseconds.
+	if ms := get("stats.srp.mtt_rx_token", cmap.TypeUint32); ms == 0 || ms > 300 {
+		t.Errorf("mtt_rx_token %d ms", ms)
+	}
+	get("stats.srp.avg_token_workload", cmap.TypeUint32)
+	get("stats.srp.avg_backlog_calc", cmap.TypeUint32)
+	if v := get("stats.pg.msg_queue_avail", cmap.TypeUint32); v == 0 {
+		t.Error("stats.pg.msg_queue_avail 0 on an idle ring")
+	}
+	get("stats.pg.msg_reserved", cmap.TypeUint32)
+
+	fail := errors.New("sendmsg: no route")
+	sendFailures := func(count int) {
+		do(func() {
+			for range count {
+				n.mcastSent(fail)
+			}
+			n.publishStats()
+		})
+	}
+	// udpu: Corosync's udpu transport does not count them.
+	sendFailures(40)
+	if v := get("stats.srp.continuous_sendmsg_failures", cmap.TypeUint32); v != 0 {
+		t.Errorf("udpu counted %d multicast failures", v)
+	}
+	do(func() { n.settings.Transport = coroconf.TransportUDP })
+	sendFailures(30)
+	if get("stats.srp.continuous_sendmsg_failures", cmap.TypeUint32) != 30 || get("stats.srp.firewall_enabled_or_nic_failure", cmap.TypeUint8) != 0 {
+		t.Error("30 failures: want the count and no alarm (Corosync's threshold is more than 30)")
+	}
+	sendFailures(1)
+	if get("stats.srp.firewall_enabled_or_nic_failure", cmap.TypeUint8) != 1 {
+		t.Error("31 failures did not raise firewall_enabled_or_nic_failure")
+	}
+	const warning = "warning [MAIN  ] Totem is unable to form a cluster because of an operating system or network fault (reason: number of multicast sendmsg failures is above threshold). The most common cause of this message is that the local firewall is configured improperly."
+	if !strings.Contains(tn.log.String(), warning) {
+		t.Errorf("no firewall warning in:\n%s", tn.log.String())
+	}
+	do(func() { n.mcastSent(nil); n.publishStats() })
+	if get("stats.srp.continuous_sendmsg_failures", cmap.TypeUint32) != 0 || get("stats.srp.firewall_enabled_or_nic_failure", cmap.TypeUint8) != 0 {
+		t.Error("a successful multicast did not end the failure run")
+	}
+
+	// -C totem forgets the token log: no average until tokens come again.
+	do(func() { n.clearStats("totem"); n.publishStats() })
+	if get("stats.srp.mtt_rx_token", cmap.TypeUint32) != 0 {
+		t.Error("mtt_rx_token survived -C totem")
+	}
+}
