@@ -110,6 +110,7 @@ type Node struct {
 	tokenMeans    tokenMeans
 	mcastFailures uint32
 	forceGather   *cmap.Tracker // runtime.force_gather (forcegather.go)
+	sched         schedWatch    // scheduling pauses (schedmiss.go)
 	hb            *hbState      // nil when the heartbeat is off (heartbeat.go)
 
 	start time.Time
@@ -436,6 +437,7 @@ func (n *Node) Run(ctx context.Context) error {
 		case f := <-n.calls:
 			f()
 		case <-retry.C:
+			n.schedCheck()
 		case ev := <-n.heartbeatC():
 			n.heartbeatEvent(ev)
 		case <-stats.C:

@@ -9,8 +9,9 @@ import (
 // clearStats is corosync-cmapctl -C: "totem" and "all" restart the
 // stats.srp counters from zero (Corosync zeroes totemsrp's stats struct);
 // srp's own counters keep running, so the node remembers where they
-// stood and publishes the difference. knet and schedmiss have nothing to
-// clear here. "ipc" and "all" zero the IPC server's counters.
+// stood and publishes the difference. knet has nothing to clear here.
+// "ipc" and "all" zero the IPC server's counters, "schedmiss" and "all"
+// forget the scheduling misses.
 func (n *Node) clearStats(what string) {
 	if what == "totem" || what == "all" {
 		n.srpBase = n.srp.Stats()
@@ -18,6 +19,9 @@ func (n *Node) clearStats(what string) {
 	}
 	if (what == "ipc" || what == "all") && n.ipcSrv != nil {
 		n.ipcSrv.ClearStats()
+	}
+	if what == "schedmiss" || what == "all" {
+		n.clearSchedmiss()
 	}
 }
 
