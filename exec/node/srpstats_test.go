@@ -19,7 +19,7 @@ func TestTotemHealthStats(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a ring on loopback")
 	}
-	tn := startNode(t, loopbackConf(1, netns.FreeLoopbackPort(t, 1), 300), 1, t.TempDir())
+	tn := startNode(t, loopbackConf(1, netns.FreeLoopbackPort(t, 1), 1000), 1, t.TempDir())
 	waitRing(t, []*testNode{tn}, []uint32{1}, 15*time.Second)
 	time.Sleep(500 * time.Millisecond) // some token rotations
 	n := tn.n
@@ -39,12 +39,13 @@ func TestTotemHealthStats(t *testing.T) {
 		}
 	}
 	do(n.publishStats)
-	if ms := get("stats.srp.time_since_token_last_received", cmap.TypeUint64); ms > 300 {
+	// Bounds are the token timeout: a live ring, on a loaded machine too.
+	if ms := get("stats.srp.time_since_token_last_received", cmap.TypeUint64); ms > 1000 {
 		t.Errorf("time_since_token_last_received %d ms on a live ring", ms)
 	}
 	// An idle ring's representative holds the token (hold timeout about
-	// 46 ms here): the mean rotation is some milliseconds.
-	if ms := get("stats.srp.mtt_rx_token", cmap.TypeUint32); ms == 0 || ms > 300 {
+	// 180 ms here): the mean rotation is some milliseconds.
+	if ms := get("stats.srp.mtt_rx_token", cmap.TypeUint32); ms == 0 || ms > 1000 {
 		t.Errorf("mtt_rx_token %d ms", ms)
 	}
 	get("stats.srp.avg_token_workload", cmap.TypeUint32)
