@@ -198,7 +198,13 @@ const timelineEnv = "RINGFENCE_TIMELINE"
 
 var timelineOn = os.Getenv(timelineEnv) == "1"
 
-func logStateChange(l *logrus.Entry, to srp.State) {
+// stateChanged logs a totem state change and tells the heartbeat: while a
+// membership change is under way every peer is probed and judged, not
+// only the watched neighbours (heartbeat.Engine.SetWide).
+func (n *Node) stateChanged(l *logrus.Entry, to srp.State) {
+	if n.hb != nil {
+		n.hb.eng.SetWide(to != srp.StateOperational)
+	}
 	if timelineOn {
 		l.Infof("entering %s state", to)
 		return

@@ -585,7 +585,7 @@ func (n *Node) carryOut(rd srp.Ready) {
 	sendBatch()
 	n.mcastBatch = batch
 	for _, sc := range rd.StateChanges {
-		logStateChange(n.log.WithFields(sc.LogFields()), sc.To)
+		n.stateChanged(n.log.WithFields(sc.LogFields()), sc.To)
 		n.setStatus(func(s *Status) { s.State = sc.To })
 	}
 	for _, text := range rd.Notices {

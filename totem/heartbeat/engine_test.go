@@ -198,22 +198,103 @@ func TestEngineLivenessStamp(t *testing.T) {
 	}
 }
 
-func TestProbeAssignmentCoversEveryPairOnce(t *testing.T) {
-	for n := 2; n <= 9; n++ {
+func TestProbeAssignmentCoversEveryWatchedPairOnce(t *testing.T) {
+	for n := 2; n <= 14; n++ {
 		ids := make([]uint32, n)
 		for i := range ids {
 			ids[i] = uint32(10 * (i + 1)) // not contiguous
 		}
 		c := newCluster(t, ids, time.Second)
 		for _, a := range ids {
+			watched := 0
 			for _, b := range ids {
-				if a >= b {
+				if a == b {
 					continue
 				}
-				if c.eng[a].peers[b].assigned == c.eng[b].peers[a].assigned {
-					t.Fatalf("%d nodes: pair %d-%d probed by %v/%v", n, a, b, c.eng[a].peers[b].assigned, c.eng[b].peers[a].assigned)
+				pa, pb := c.eng[a].peers[b], c.eng[b].peers[a]
+				if pa.watched != pb.watched {
+					t.Fatalf("%d nodes: %d watches %d: %v, the other way: %v", n, a, b, pa.watched, pb.watched)
+				}
+				if pa.watched {
+					watched++
+					if pa.assigned == pb.assigned {
+						t.Fatalf("%d nodes: watched pair %d-%d probed by %v/%v", n, a, b, pa.assigned, pb.assigned)
+					}
+				} else if pa.assigned || pb.assigned {
+					t.Fatalf("%d nodes: unwatched pair %d-%d probed every interval", n, a, b)
 				}
 			}
+			if want := min(n-1, 2*Watchers); watched != want {
+				t.Fatalf("%d nodes: node %d watches %d peers, want %d", n, a, watched, want)
+			}
+		}
+	}
+}
+
+// In a ring larger than 2*Watchers+1 a cut node is reported by its
+// watchers only; the others judge it once wide mode is on (a membership
+// change under way), within Misses intervals.
+func TestEngineWatchersReportAndWideModeJudgesAll(t *testing.T) {
+	var ids []uint32
+	for id := uint32(1); id <= 12; id++ {
+		ids = append(ids, id)
+	}
+	c := newCluster(t, ids, time.Second)
+	for i := 0; i < slowEvery+2; i++ {
+		if got := c.step(ids...); len(got) > 0 {
+			t.Fatalf("healthy step %d reported %v", i, got)
+		}
+	}
+	sent := func() (n uint64) {
+		for _, e := range c.eng {
+			for _, l := range e.Links() {
+				n += l.Sent
+			}
+		}
+		return n
+	}
+	before := sent()
+	c.step(ids...)
+	// Watchers probes per node, plus the slow probes spread over
+	// slowEvery intervals (at most one per node at 12 nodes).
+	if got := sent() - before; got > uint64(len(ids)*(Watchers+1)) {
+		t.Fatalf("%d probes in one interval, want at most %d", got, len(ids)*(Watchers+1))
+	}
+	c.net.Cut(addrOf(6))
+	got := map[uint32][]uint32{}
+	for i := 0; i <= DefaultMisses+2; i++ {
+		for id, r := range c.step(ids...) {
+			got[id] = r
+		}
+	}
+	for _, id := range ids {
+		near := id != 6 && (id >= 3 && id <= 9)
+		switch {
+		case id == 6:
+		case near && !slices.Equal(got[id], []uint32{6}):
+			t.Fatalf("watcher %d reported %v, want [6]", id, got[id])
+		case !near && got[id] != nil:
+			t.Fatalf("node %d, not a watcher of 6, reported %v", id, got[id])
+		}
+	}
+	// Node 12 does not watch 6; in wide mode it judges it itself.
+	c.eng[12].SetWide(true)
+	var wide []uint32
+	for i := 0; i <= DefaultMisses+2 && wide == nil; i++ {
+		wide = c.step(ids...)[12]
+	}
+	if !slices.Equal(wide, []uint32{6}) {
+		t.Fatalf("node 12 in wide mode reported %v, want [6]", wide)
+	}
+	// And back: heal, narrow again, and node 6 is reachable everywhere.
+	c.eng[12].SetWide(false)
+	c.net.Heal(addrOf(6))
+	for i := 0; i < 3; i++ {
+		c.step(ids...)
+	}
+	for _, id := range ids {
+		if id != 6 && c.eng[id].Unreachable(6) {
+			t.Fatalf("node %d still has 6 unreachable after the heal", id)
 		}
 	}
 }
