@@ -128,7 +128,7 @@ type peerState struct {
 	// watched: this node judges the peer (it probes it or is probed by
 	// it every interval). Others are judged only in wide mode.
 	watched     bool
-	slot        int // spreads the slow probes over slowEvery intervals
+	slot        int  // spreads the slow probes over slowEvery intervals
 	ringfenced  bool // answered or probed us at least once
 	unreachable bool // reported, waiting for an answer
 	// down mirrors unreachable for other goroutines (Unreachable).
