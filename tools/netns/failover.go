@@ -83,10 +83,10 @@ func (f Failover) String() string {
 // membershipNotice is what both daemons log when a ring is installed.
 const membershipNotice = "A new membership ("
 
-// logFormed returns the time of the last membership notice in the log at
+// LogFormed returns the time of the last membership notice in the log at
 // path that lies in [from, to], read from the hires timestamp that starts
 // each line ("Nov 23 13:19:56.047 ..."), in local time.
-func logFormed(path string, from, to time.Time) (time.Time, bool) {
+func LogFormed(path string, from, to time.Time) (time.Time, bool) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return time.Time{}, false
@@ -132,7 +132,7 @@ func (c *Cluster) MeasureFailover(o CorosyncOptions, timeout time.Duration) (Fai
 		if err != nil {
 			return d, err
 		}
-		if t, ok := logFormed(obsLog, start, time.Now()); ok {
+		if t, ok := LogFormed(obsLog, start, time.Now()); ok {
 			return max(t.Sub(start), 0), nil
 		}
 		return d, nil
@@ -146,7 +146,7 @@ func (c *Cluster) MeasureFailover(o CorosyncOptions, timeout time.Duration) (Fai
 	}
 	obsLog = procs[0].LogPath
 	r.Form, r.Polled.Form = formed, formed
-	if t, ok := logFormed(obsLog, begin, begin.Add(formed)); ok {
+	if t, ok := LogFormed(obsLog, begin, begin.Add(formed)); ok {
 		r.Form = t.Sub(begin)
 	}
 

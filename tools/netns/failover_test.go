@@ -26,14 +26,14 @@ func TestLogFormedPicksLastNoticeInWindow(t *testing.T) {
 		}
 		return v
 	}
-	got, ok := logFormed(path, at("2026 Nov  3 13:19:55.500"), at("2026 Nov  3 13:19:57.000"))
+	got, ok := LogFormed(path, at("2026 Nov  3 13:19:55.500"), at("2026 Nov  3 13:19:57.000"))
 	if !ok || !got.Equal(at("2026 Nov  3 13:19:56.100")) {
 		t.Fatalf("got %v %v, want the 13:19:56.100 notice", got, ok)
 	}
-	if _, ok := logFormed(path, at("2026 Nov  3 13:20:00.000"), at("2026 Nov  3 13:21:00.000")); ok {
+	if _, ok := LogFormed(path, at("2026 Nov  3 13:20:00.000"), at("2026 Nov  3 13:21:00.000")); ok {
 		t.Fatal("found a notice outside the window")
 	}
-	if _, ok := logFormed(filepath.Join(dir, "missing"), at("2026 Nov  3 13:19:55.500"), at("2026 Nov  3 13:19:57.000")); ok {
+	if _, ok := LogFormed(filepath.Join(dir, "missing"), at("2026 Nov  3 13:19:55.500"), at("2026 Nov  3 13:19:57.000")); ok {
 		t.Fatal("found a notice in a missing file")
 	}
 }

@@ -1,7 +1,14 @@
 // Package heartbeat owns Ringfence's link-level failure detector: probes
-// between ringfenced members on every link, answered by the kernel (an XDP
-// program built with cilium/ebpf's asm package) or, where BPF is not
-// available, by a userspace responder with the same rules.
+// between ringfenced members, answered by the kernel (an XDP program built
+// with cilium/ebpf's asm package) or, where BPF is not available, by a
+// userspace responder with the same rules.
+//
+// The engine takes several links (Config.Links) and reports a peer only
+// when it is silent on all of them. The daemon runs Corosync's udp and
+// udpu transports, which allow one interface (Corosync refuses a second
+// with "too many configured interfaces for non-Knet transport"), so in
+// practice there is one link, link 0, and "unreachable on every link"
+// means "unreachable on link 0".
 //
 // Two questions are kept apart. "Is the host and its link alive" is
 // answered fast, by probes every Interval on their own UDP port (the
@@ -15,10 +22,17 @@
 // the stamp. Engine.Tick, every Interval on a goroutine of its own (so the
 // probes cost no event-loop wake-ups), sends probes and reports each peer
 // that was answering and has now been silent on every link for Misses
-// probe intervals. Each pair of nodes has one prober (balanced on the
-// nodeid circle): the answers are its evidence, the probes the other
-// side's, and a side whose evidence stops probes at once itself, so a
-// stalled prober whose kernel still answers is not taken for dead. A node
+// probe intervals. Up to 7 members every pair is watched; in larger rings
+// each node is watched by its Watchers (3) predecessors on the nodeid
+// circle and watches its 3 successors, since one report suffices (srp's
+// join carries it to every survivor) and probing every pair costs
+// n(n-1)/2 probes per interval. While a membership change is under way
+// (Engine.SetWide) every peer is probed and judged, so that after a
+// partition every lost node reaches the failed list within the miss
+// window. Each watched pair has one prober: the answers are its evidence,
+// the probes the other side's, and a side whose evidence stops probes at
+// once itself, so a stalled prober whose kernel still answers is not
+// taken for dead. A node
 // whose own stamp is stale sends no probes. Peers that never answered or
 // probed (not ringfenced, e.g. Corosync in a mixed ring) are never
 // reported. Per peer and link it keeps RTT, loss and last-seen figures
