@@ -111,6 +111,7 @@ type Node struct {
 	mcastFailures uint32
 	forceGather   *cmap.Tracker // runtime.force_gather (forcegather.go)
 	sched         schedWatch    // scheduling pauses (schedmiss.go)
+	mon           *monitor      // resources.system.* (mon.go)
 	hb            *hbState      // nil when the heartbeat is off (heartbeat.go)
 
 	start time.Time
@@ -207,7 +208,7 @@ func New(opts Options) (n *Node, err error) {
 	n.cmapS = exec.NewCmapSync(settings.NodeID, n.store)
 	n.cpgSvc = cpg.New(settings.NodeID)
 	n.qsync = exec.NewQuorumSync()
-	services := []exec.Service{n.cmapS, n.cpgSvc, n.qsync}
+	services := []exec.Service{n.cmapS, n.cpgSvc, n.qsync, monService{}}
 	if vc, ok := voteConfig(opts.Config, settings); ok {
 		if n.vote, err = newVoteService(vc, n.log, n.store); err != nil {
 			return nil, fmt.Errorf("votequorum: %w", err)
@@ -272,6 +273,7 @@ func New(opts Options) (n *Node, err error) {
 		}
 	}
 	n.startForceGather()
+	n.mon = newMonitor(n.store, n.log.WithField("subsys", "MON"))
 	n.status.State = n.srp.State()
 	return n, nil
 }
@@ -438,6 +440,7 @@ func (n *Node) Run(ctx context.Context) error {
 			f()
 		case <-retry.C:
 			n.schedCheck()
+			n.mon.tick(time.Now())
 		case ev := <-n.heartbeatC():
 			n.heartbeatEvent(ev)
 		case <-stats.C:

@@ -10,7 +10,7 @@ import (
 // publishServiceList writes internal_configuration.service.<i>.name/ver
 // for the loaded service engines, as Corosync's service loader does.
 // Corosync loads its engines in service id order, so <i> is the id; the
-// engines we do not have (pload 4, mon 6, wd 7) leave gaps.
+// engines we do not have (pload 4, wd 7) leave gaps.
 func publishServiceList(store *cmap.Store, e *exec.Engine) {
 	for id := exec.ServiceID(0); id <= exec.ServiceWD; id++ {
 		if e.Service(id) == nil {

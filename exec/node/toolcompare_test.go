@@ -130,11 +130,9 @@ var (
 // knownGaps are keys Corosync has that ringfenced lacks, by prefix.
 var knownGaps = map[string]string{
 	"internal_configuration.service.4.": "pload service (load generator for benchmarks): not implemented",
-	"internal_configuration.service.6.": "mon service (resource monitoring): not implemented",
 	"internal_configuration.service.7.": "wd service (watchdog): not implemented",
-	"resources.":                        "written by the mon and wd services",
+	"resources.watchdog_timeout":        "written by the wd service",
 	"runtime.services.pload.":           "pload service not implemented",
-	"runtime.services.mon.":             "mon service not implemented",
 	"runtime.services.wd.":              "wd service not implemented",
 	"runtime.blackbox.":                 "corosync-blackbox triggers: no flight recorder",
 }
