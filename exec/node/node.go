@@ -391,6 +391,9 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	mainLog := n.log.WithField("subsys", SubsysMain)
 	local, _ := n.settings.Local()
+	for _, l := range tokenTimingLines(n.settings.Timing) {
+		n.log.WithField("subsys", SubsysTotem).Debug(l)
+	}
 	n.log.WithField("subsys", SubsysTotem).Infof("The network interface [%s] is now up.", local.Addr)
 	mainLog.Infof("Ringfence cluster engine ('%s', Corosync %s compatible): started and ready to provide service.", n.opts.Version, "3.1.7")
 

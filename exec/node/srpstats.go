@@ -1,6 +1,8 @@
 package node
 
 import (
+	"fmt"
+
 	"github.com/ringfence/ringfence/cmap"
 	"github.com/ringfence/ringfence/cmap/coroconf"
 	"github.com/ringfence/ringfence/totem/srp"
@@ -70,4 +72,20 @@ func (n *Node) clearTotemHealth() {
 	n.srp.ClearTokenTimes()
 	n.tokenMeans = tokenMeans{}
 	n.mcastFailures = 0
+}
+
+// tokenTimingLines are the debug lines Corosync's totemsrp logs at start
+// about the token timeouts and the late-token warning.
+func tokenTimingLines(t srp.Timing) []string {
+	lines := []string{fmt.Sprintf("Token Timeout (%d ms) retransmit timeout (%d ms)", t.Token.Milliseconds(), t.TokenRetransmit.Milliseconds())}
+	if t.TokenWarning == 0 {
+		return append(lines, "Token warnings disabled")
+	}
+	warnMs := int64(t.TokenWarning) * t.Token.Milliseconds() / 100
+	lines = append(lines, fmt.Sprintf("Token warning every %d ms (%d%% of Token Timeout)", warnMs, t.TokenWarning))
+	if rt := t.TokenRetransmit.Milliseconds(); warnMs < rt {
+		lines = append(lines, fmt.Sprintf("The token warning interval (%d ms) is less than the token retransmit timeout (%d ms) "+
+			"which can lead to spurious token warnings. Consider increasing the token_warning parameter.", warnMs, rt))
+	}
+	return lines
 }

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/ringfence/ringfence/cmap"
 	"github.com/ringfence/ringfence/cmap/coroconf"
 	"github.com/ringfence/ringfence/tools/netns"
+	"github.com/ringfence/ringfence/totem/srp"
 )
 
 // The computed stats.srp keys on a running one-node ring: Corosync's
@@ -91,5 +93,21 @@ func TestTotemHealthStats(t *testing.T) {
 	do(func() { n.clearStats("totem"); n.publishStats() })
 	if get("stats.srp.mtt_rx_token", cmap.TypeUint32) != 0 {
 		t.Error("mtt_rx_token survived -C totem")
+	}
+}
+
+func TestTokenTimingLines(t *testing.T) {
+	tm := srp.Timing{Token: 3650 * time.Millisecond, TokenRetransmit: 869 * time.Millisecond, TokenWarning: 75}
+	want := []string{"Token Timeout (3650 ms) retransmit timeout (869 ms)", "Token warning every 2737 ms (75% of Token Timeout)"}
+	if got := tokenTimingLines(tm); !slices.Equal(got, want) {
+		t.Errorf("got %q", got)
+	}
+	tm.TokenWarning = 20 // 730 ms < 869 ms
+	if got := tokenTimingLines(tm); len(got) != 3 || !strings.HasPrefix(got[2], "The token warning interval (730 ms) is less than the token retransmit timeout (869 ms)") {
+		t.Errorf("got %q", got)
+	}
+	tm.TokenWarning = 0
+	if got := tokenTimingLines(tm); len(got) != 2 || got[1] != "Token warnings disabled" {
+		t.Errorf("got %q", got)
 	}
 }
