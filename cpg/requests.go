@@ -73,7 +73,9 @@ func (s *Service) Leave(id ClientID, group string, pid uint32) ipc.CsError {
 }
 
 // Mcast handles CPG MCAST (which has no IPC response: the error is only
-// for logging). The message is queued as Corosync's two iovecs.
+// for logging). The message is queued as Corosync's two iovecs; data
+// becomes the second one as it is, not copied (the IPC request is the
+// handler's private copy), so the caller must not change it afterwards.
 func (s *Service) Mcast(id ClientID, data []byte) ipc.CsError {
 	c := s.client(id)
 	if c == nil {
@@ -83,13 +85,13 @@ func (s *Service) Mcast(id ClientID, data []byte) ipc.CsError {
 		s.logf(exec.LevelError, "*** client %d can't mcast to group %s state:%d, error:%d", id, c.group, c.state, ipc.CsErrNotExist)
 		return ipc.CsErrNotExist
 	}
-	m := &Mcast{Group: c.group, PID: c.pid, Source: Source{NodeID: s.nodeID, Conn: uint64(id)}, Data: slices.Clone(data)}
+	m := &Mcast{Group: c.group, PID: c.pid, Source: Source{NodeID: s.nodeID, Conn: uint64(id)}, Data: data}
 	s.msgs = append(s.msgs, exec.ServiceMessage(m.Encode()...))
 	return csOK
 }
 
 // PartialMcast handles CPG PARTIAL_MCAST: one fragment of a large
-// message. A configuration change seen by the client since the first
+// message, kept without a copy as Mcast keeps its data. A configuration change seen by the client since the first
 // fragment interrupts the message (CS_ERR_INTERRUPT).
 func (s *Service) PartialMcast(id ClientID, msgLen, typ uint32, fragment []byte) ipc.CsError {
 	c := s.client(id)
@@ -111,7 +113,7 @@ func (s *Service) PartialMcast(id ClientID, msgLen, typ uint32, fragment []byte)
 		return err
 	}
 	m := &PartialMcast{Group: c.group, MsgLen: msgLen, PID: c.pid, Type: typ,
-		Source: Source{NodeID: s.nodeID, Conn: uint64(id)}, Data: slices.Clone(fragment)}
+		Source: Source{NodeID: s.nodeID, Conn: uint64(id)}, Data: fragment}
 	s.msgs = append(s.msgs, exec.ServiceMessage(m.Encode()...))
 	return csOK
 }

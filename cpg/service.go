@@ -138,13 +138,13 @@ func (s *Service) Deliver(from uint32, fn uint16, msg []byte, swapped bool) erro
 		if err != nil {
 			return err
 		}
-		s.deliverMcast(from, m.Group, Event{Kind: EventDeliver, PID: m.PID, Data: bytes.Clone(m.Data), MsgLen: uint32(len(m.Data))})
+		s.deliverMcast(from, m.Group, Event{Kind: EventDeliver, PID: m.PID, Data: m.Data, MsgLen: uint32(len(m.Data))})
 	case FnPartialMcast:
 		m, err := DecodePartialMcast(msg, swapped)
 		if err != nil {
 			return err
 		}
-		s.deliverMcast(from, m.Group, Event{Kind: EventPartialDeliver, PID: m.PID, Data: bytes.Clone(m.Data), MsgLen: m.MsgLen, Type: m.Type})
+		s.deliverMcast(from, m.Group, Event{Kind: EventPartialDeliver, PID: m.PID, Data: m.Data, MsgLen: m.MsgLen, Type: m.Type})
 	case FnDownlistOld:
 		s.logf(exec.LevelDebug, "downlist OLD from node %d", from)
 	case FnDownlist:
@@ -291,6 +291,10 @@ func (s *Service) totemConfchg(c *client, nodes []uint32) {
 // deliverMcast hands a (partial) message to every client joined to the
 // group, provided the sending node has a process in it. Corosync stops
 // at the first eligible client when the node is unknown.
+// deliverMcast queues ev for every local client of group. ev.Data aliases
+// the delivered message: it is copied once, and only when some client
+// gets it (a node without members of the group copies nothing), and the
+// clients' events share that copy.
 func (s *Service) deliverMcast(from uint32, group string, ev Event) {
 	known := false
 	for _, c := range s.clients {
@@ -300,6 +304,9 @@ func (s *Service) deliverMcast(from uint32, group string, ev Event) {
 		if !known && !s.nodeInGroup(from, group) {
 			s.logf(exec.LevelWarning, "Unknown node -> we will not deliver message")
 			return
+		}
+		if !known {
+			ev.Data = bytes.Clone(ev.Data)
 		}
 		known = true
 		e := ev
