@@ -137,6 +137,14 @@ type Node struct {
 	shutdown      bool
 	shutdownSince time.Time
 
+	// owner serialises the protocol state between the loop and a direct
+	// receiver's reader goroutine (receive.go); exited is set under it
+	// when Run returns.
+	owner   sync.Mutex
+	exited  bool
+	wake    chan struct{} // the reader asks the loop to look again
+	loopIPC bool          // the loop's wait includes IPC requests
+
 	mu     sync.Mutex
 	status Status
 	notify chan struct{}
@@ -405,17 +413,56 @@ func (n *Node) Run(ctx context.Context) error {
 	defer retry.Stop()
 	recv := n.tr.Recv()
 
+	// The loop owns the protocol state except while it waits; a direct
+	// receiver's reader goroutine takes it in between (receive.go). Run
+	// returns with exited set, before closeAll closes the transport and
+	// waits for that reader.
+	n.owner.Lock()
+	defer func() {
+		n.exited = true
+		n.owner.Unlock()
+	}()
+	n.startDirectReceive()
 	n.srp.Tick(n.now())
 	n.pump()
 	for {
 		ipcCh := n.ipcSource()
+		n.loopIPC = ipcCh != nil
+		n.owner.Unlock()
+		var (
+			ev   loopEvent
+			dg   transport.Datagram
+			ok   bool
+			d    ipc.Delivery
+			f    func()
+			hbEv hbEvent
+		)
 		select {
 		case <-ctx.Done():
+			ev = evDone
+		case dg, ok = <-recv:
+			ev = evRecv
+		case <-n.timer.C:
+		case d = <-ipcCh:
+			ev = evIPC
+		case f = <-n.calls:
+			ev = evCall
+		case <-retry.C:
+			ev = evRetry
+		case hbEv = <-n.heartbeatC():
+			ev = evHeartbeat
+		case <-stats.C:
+			ev = evStats
+		case <-n.wake:
+		}
+		n.owner.Lock()
+		switch ev {
+		case evDone:
 			mainLog.Info("Node was shut down by a signal")
 			n.leave()
 			mainLog.Info("Corosync Cluster Engine exiting normally")
 			return nil
-		case dg, ok := <-recv:
+		case evRecv:
 			if !ok {
 				return errors.New("the transport closed its receive channel")
 			}
@@ -423,44 +470,21 @@ func (n *Node) Run(ctx context.Context) error {
 			n.receive(dg)
 			// Take whatever else is already queued before carrying out
 			// the output: one Ready for a burst of datagrams.
-		drain:
-			for range 64 {
-				select {
-				case dg, ok := <-recv:
-					if !ok {
-						break drain
-					}
-					n.receive(dg)
-				default:
-					break drain
-				}
-			}
-		case <-n.timer.C:
-		case d := <-ipcCh:
+			n.drainRecv(64)
+		case evIPC:
 			n.dispatchIPC(d)
 			n.pollForceGather()
-		case f := <-n.calls:
+		case evCall:
 			f()
-		case <-retry.C:
+		case evRetry:
 			n.schedCheck()
 			n.mon.tick(time.Now())
-		case ev := <-n.heartbeatC():
-			n.heartbeatEvent(ev)
-		case <-stats.C:
+		case evHeartbeat:
+			n.heartbeatEvent(hbEv)
+		case evStats:
 			n.publishStats()
 		}
-		n.srp.Tick(n.now())
-		n.pump()
-		n.heartbeatStamp()
-		if n.cfgH.ShutdownPending() {
-			if n.shutdownSince.IsZero() {
-				n.shutdownSince = time.Now()
-			} else if time.Since(n.shutdownSince) > 5*time.Second {
-				n.cfgH.ExpireShutdown() // cfg.shutdown_timeout's default
-			}
-		} else {
-			n.shutdownSince = time.Time{}
-		}
+		n.settle()
 		if n.shutdown {
 			mainLog.Info("Node was shut down by a cfg request")
 			n.leave()
@@ -474,6 +498,23 @@ func (n *Node) Run(ctx context.Context) error {
 			}
 			return n.failure
 		}
+	}
+}
+
+// settle runs the state machines after an input until they are quiet,
+// and keeps the timers that watch the loop up to date.
+func (n *Node) settle() {
+	n.srp.Tick(n.now())
+	n.pump()
+	n.heartbeatStamp()
+	if n.cfgH.ShutdownPending() {
+		if n.shutdownSince.IsZero() {
+			n.shutdownSince = time.Now()
+		} else if time.Since(n.shutdownSince) > 5*time.Second {
+			n.cfgH.ExpireShutdown() // cfg.shutdown_timeout's default
+		}
+	} else {
+		n.shutdownSince = time.Time{}
 	}
 }
 

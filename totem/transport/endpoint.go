@@ -20,6 +20,7 @@ type endpoint struct {
 	members memberTable
 	stats   counters
 	q       *deliverQueue
+	direct  directFunc // set: readers call it instead of queueing
 	log     logrus.FieldLogger
 	wg      sync.WaitGroup
 
@@ -71,6 +72,13 @@ func (e *endpoint) logSend(err error) error {
 		e.log.WithError(err).Debug("sendmsg failed (non-critical)")
 	}
 	return err
+}
+
+// startReader reads sock on a goroutine of its own until Close.
+func (e *endpoint) startReader(sock *udpSocket, batch, bufSize int, source func(netip.Addr) (uint32, bool)) {
+	r := &reader{sock: sock, batch: batch, bufSize: bufSize, ep: e, source: source}
+	e.wg.Add(1)
+	go r.run(&e.wg)
 }
 
 func (e *endpoint) Recv() <-chan Datagram             { return e.q.ch }

@@ -141,15 +141,19 @@ func (s *udpSocket) writeBatches(c *counters, ms []ipv4.Message, batch int) erro
 	return first
 }
 
-// reader drains a socket into a handler until the socket is closed. With
-// batch > 1 it uses recvmmsg.
+// reader drains a socket until it is closed. With batch > 1 it uses
+// recvmmsg. What it reads goes to the endpoint's direct receive function
+// when one is set (read buffers lent, no copy), else to the Recv queue
+// (copied, since the buffers are read into again).
 type reader struct {
 	sock    *udpSocket
 	batch   int
 	bufSize int
-	stats   *counters
-	// handle gets a buffer it may keep.
-	handle func(from netip.AddrPort, at time.Time, b []byte)
+	ep      *endpoint
+	// source returns the member id of a sender's address and whether the
+	// datagram is accepted (udpu drops unlisted sources).
+	source func(a netip.Addr) (uint32, bool)
+	out    []Datagram // the batch being read, reused
 }
 
 func (r *reader) run(wg *sync.WaitGroup) {
@@ -171,7 +175,9 @@ func (r *reader) runSingle() {
 			}
 			continue
 		}
-		r.accept(from, n, flags, buf)
+		at := time.Now()
+		r.accept(from, at, n, flags, buf)
+		r.flush()
 	}
 }
 
@@ -190,23 +196,51 @@ func (r *reader) runBatch() {
 			}
 			continue
 		}
+		at := time.Now()
 		for i := 0; i < n; i++ {
 			var from netip.AddrPort
 			if ua, ok := ms[i].Addr.(*net.UDPAddr); ok {
 				from = ua.AddrPort()
 			}
-			r.accept(from, ms[i].N, ms[i].Flags, bufs[i])
+			r.accept(from, at, ms[i].N, ms[i].Flags, bufs[i])
 		}
+		r.flush()
 	}
 }
 
-func (r *reader) accept(from netip.AddrPort, n, flags int, buf []byte) {
+// accept adds one datagram to the batch, its Data still in buf.
+func (r *reader) accept(from netip.AddrPort, at time.Time, n, flags int, buf []byte) {
 	if flags&unix.MSG_TRUNC != 0 {
-		r.stats.droppedTruncated.Add(1)
+		r.ep.stats.droppedTruncated.Add(1)
 		return
 	}
 	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-	r.handle(from, time.Now(), append([]byte(nil), buf[:n]...))
+	id, ok := r.source(from.Addr())
+	if !ok {
+		r.ep.stats.droppedUnlisted.Add(1)
+		return
+	}
+	r.out = append(r.out, Datagram{From: from, FromNode: id, At: at, Data: buf[:n]})
+}
+
+// flush hands the batch over and forgets it.
+func (r *reader) flush() {
+	if len(r.out) == 0 {
+		return
+	}
+	if fn := r.ep.direct.get(); fn != nil && !r.ep.closed.Load() {
+		for _, d := range r.out {
+			r.ep.stats.rxDatagrams.Add(1)
+			r.ep.stats.rxBytes.Add(uint64(len(d.Data)))
+		}
+		fn(r.out)
+	} else {
+		for _, d := range r.out {
+			r.ep.deliver(d.From, d.FromNode, d.At, append([]byte(nil), d.Data...))
+		}
+	}
+	clear(r.out) // do not keep the buffers' views or addresses around
+	r.out = r.out[:0]
 }
 
 func closedErr(err error) bool {

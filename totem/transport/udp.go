@@ -100,9 +100,7 @@ func NewUDP(cfg UDPConfig) (*UDP, error) {
 	u.log = logger(cfg.Log).WithField("transport", "udp")
 	u.log.Infof("group %s:%d joined on %s, tokens on %s, sending from %s", cfg.Group, cfg.Port, ifi.Name, u.token.localAddr(), u.send.localAddr())
 	for _, s := range []*udpSocket{u.recv, u.token} {
-		r := &reader{sock: s, batch: cfg.RecvBatch, bufSize: cfg.ReadSize, stats: &u.stats, handle: u.received}
-		u.wg.Add(1)
-		go r.run(&u.wg)
+		u.startReader(s, cfg.RecvBatch, cfg.ReadSize, u.source)
 	}
 	return u, nil
 }
@@ -129,11 +127,12 @@ func interfaceWith(addr netip.Addr) (*net.Interface, error) {
 	return nil, fmt.Errorf("transport: no interface has address %s", addr)
 }
 
-// received delivers from either reader. Like corosync's udp transport it
-// does not filter sources; FromNode is 0 for addresses outside the list.
-func (u *UDP) received(from netip.AddrPort, at time.Time, b []byte) {
-	id, _ := u.members.node(from.Addr())
-	u.deliver(from, id, at, b)
+// source names the member a datagram comes from. Like corosync's udp
+// transport it does not filter sources; FromNode is 0 for addresses
+// outside the list.
+func (u *UDP) source(a netip.Addr) (uint32, bool) {
+	id, _ := u.members.node(a)
+	return id, true
 }
 
 // SendToken unicasts b from mcastport-1 to the member's ring0_addr:mcastport.
@@ -147,7 +146,9 @@ func (u *UDP) Multicast(b []byte) error {
 		return err
 	}
 	err := u.send.sendTo(&u.stats, netip.AddrPortFrom(u.cfg.Group, u.cfg.Port), b)
-	u.received(u.send.localAddr(), time.Now(), append([]byte(nil), b...))
+	from := u.send.localAddr()
+	id, _ := u.source(from.Addr())
+	u.deliver(from, id, time.Now(), append([]byte(nil), b...))
 	return u.logSend(err)
 }
 

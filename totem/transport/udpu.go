@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"github.com/sirupsen/logrus"
 	"net/netip"
-	"time"
 )
 
 // UDPUConfig configures a udpu transport. Zero values mean Corosync's
@@ -102,20 +101,21 @@ func NewUDPU(cfg UDPUConfig) (*UDPU, error) {
 	}
 	u.log = logger(cfg.Log).WithField("transport", "udpu")
 	u.log.Infof("receiving on %s, multicast copies from %s to %d members", u.token.localAddr(), u.mcast.localAddr(), len(cfg.Members))
-	r := &reader{sock: u.token, batch: cfg.RecvBatch, bufSize: cfg.ReadSize, stats: &u.stats, handle: u.received}
-	u.wg.Add(1)
-	go r.run(&u.wg)
+	u.startReader(u.token, cfg.RecvBatch, cfg.ReadSize, u.source)
 	return u, nil
 }
 
-func (u *UDPU) received(from netip.AddrPort, at time.Time, b []byte) {
-	id, ok := u.members.node(from.Addr())
-	if !ok && !u.cfg.AllowUnlisted {
-		u.stats.droppedUnlisted.Add(1)
-		return
-	}
-	u.deliver(from, id, at, b)
+// source names the member a datagram comes from; unlisted sources are
+// refused unless allowed (block_unlisted_ips off).
+func (u *UDPU) source(a netip.Addr) (uint32, bool) {
+	id, ok := u.members.node(a)
+	return id, ok || u.cfg.AllowUnlisted
 }
+
+// ReceiveFunc implements DirectReceiver. (udp does not: its own copy of a
+// multicast is handed over from inside the send, where a direct call would
+// re-enter the caller.)
+func (u *UDPU) ReceiveFunc(fn func(batch []Datagram)) { u.direct.set(fn) }
 
 // SendToken unicasts b from mcastport to the member's ring0_addr:mcastport.
 func (u *UDPU) SendToken(to uint32, b []byte) error {
@@ -146,4 +146,7 @@ func (u *UDPU) Close() error {
 	return nil
 }
 
-var _ Transport = (*UDPU)(nil)
+var (
+	_ Transport      = (*UDPU)(nil)
+	_ DirectReceiver = (*UDPU)(nil)
+)
