@@ -142,7 +142,7 @@ func (s *udpSocket) writeBatches(c *counters, ms []ipv4.Message, batch int) erro
 }
 
 // reader drains a socket until it is closed. With batch > 1 it uses
-// recvmmsg. What it reads goes to the endpoint's direct receive function
+// recvmmsg (recvmmsg.go). What it reads goes to the endpoint's direct receive function
 // when one is set (read buffers lent, no copy), else to the Recv queue
 // (copied, since the buffers are read into again).
 type reader struct {
@@ -162,7 +162,7 @@ func (r *reader) run(wg *sync.WaitGroup) {
 		r.runSingle()
 		return
 	}
-	r.runBatch()
+	r.runMmsg()
 }
 
 func (r *reader) runSingle() {
@@ -177,33 +177,6 @@ func (r *reader) runSingle() {
 		}
 		at := time.Now()
 		r.accept(from, at, n, flags, buf)
-		r.flush()
-	}
-}
-
-func (r *reader) runBatch() {
-	ms := make([]ipv4.Message, r.batch)
-	bufs := make([][]byte, r.batch)
-	for i := range ms {
-		bufs[i] = make([]byte, r.bufSize)
-		ms[i].Buffers = [][]byte{bufs[i]}
-	}
-	for {
-		n, err := r.sock.batch.ReadBatch(ms, 0)
-		if err != nil {
-			if closedErr(err) {
-				return
-			}
-			continue
-		}
-		at := time.Now()
-		for i := 0; i < n; i++ {
-			var from netip.AddrPort
-			if ua, ok := ms[i].Addr.(*net.UDPAddr); ok {
-				from = ua.AddrPort()
-			}
-			r.accept(from, at, ms[i].N, ms[i].Flags, bufs[i])
-		}
 		r.flush()
 	}
 }
