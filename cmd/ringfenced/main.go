@@ -115,6 +115,7 @@ func cli(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	limitProcs(mainLog)
+	setGCPercent(mainLog)
 	stopProfile := startProfile(mainLog)
 	err = run(cfg, o.foreground, mainLog)
 	stopProfile()

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -57,18 +56,7 @@ type Options struct {
 	OnAppMessage func(from uint32, payload []byte)
 	// Version is printed in the start-up line.
 	Version string
-	// GCPercent is the garbage collector's target (debug.SetGCPercent)
-	// while the node runs: 0 means DefaultGCPercent unless the GOGC
-	// environment variable is set; a negative value leaves it alone.
-	GCPercent int
 }
-
-// DefaultGCPercent trades memory for fewer collections. A busy ring
-// allocates per packet and the daemon's live heap is small, so with Go's
-// default (100) the collector runs many times a second and each cycle
-// delays the token. In paired runs of cpgbench on 3 netns nodes, 400
-// gave 1.7x the msg/s of 100 at 1 KB and 10 KB.
-const DefaultGCPercent = 400
 
 // Status is a snapshot of the node's view, safe to read from any
 // goroutine.
@@ -391,12 +379,6 @@ func (n *Node) now() time.Duration { return time.Since(n.start) }
 // transport died, or cmap found a config_version mismatch).
 func (n *Node) Run(ctx context.Context) error {
 	defer n.closeAll()
-	if gc := n.opts.GCPercent; gc >= 0 && (gc > 0 || os.Getenv("GOGC") == "") {
-		if gc == 0 {
-			gc = DefaultGCPercent
-		}
-		defer debug.SetGCPercent(debug.SetGCPercent(gc))
-	}
 	mainLog := n.log.WithField("subsys", SubsysMain)
 	local, _ := n.settings.Local()
 	for _, l := range tokenTimingLines(n.settings.Timing) {
