@@ -175,12 +175,36 @@ func (m *Machine) logf(line LogLine, args ...any) {
 func (m *Machine) send(msg Message) { m.out.Messages = append(m.out.Messages, msg) }
 
 // sendNodeInfo queues a NODEINFO for a node we know (us or the device).
+//
+// A quorum device NODEINFO always directly follows one for this node:
+// corosync 3.1.7 asserts (votequorum.c:2123, sender_node != NULL) when a
+// device NODEINFO arrives from a sender it has never had a NODEINFO from,
+// and it can: queued messages survive a membership change, so the device
+// half of an interrupted sync, or the pair sent when our device's
+// registration is delivered (device first, as corosync orders it), can be
+// the first thing of ours a node that just joined receives. Our own
+// NODEINFO in front (the driver keeps the two in one totem packet) makes
+// the device NODEINFO self-contained wherever it is delivered. Sync and
+// reload already send that order; this only adds one before a device
+// NODEINFO that would lack it.
 func (m *Machine) sendNodeInfo(id uint32) {
 	n := m.findNode(id)
 	if n == nil {
 		return
 	}
+	if id == QdeviceNodeID && !m.lastQueuedIsOwnNodeInfo() {
+		m.sendNodeInfo(m.us.id)
+	}
 	m.send(NodeInfo{NodeID: id, Votes: n.votes, ExpectedVotes: n.expected, Flags: n.flags})
+}
+
+func (m *Machine) lastQueuedIsOwnNodeInfo() bool {
+	q := m.out.Messages
+	if len(q) == 0 {
+		return false
+	}
+	ni, ok := q[len(q)-1].(NodeInfo)
+	return ok && ni.NodeID == m.us.id
 }
 
 func (m *Machine) updateWFAStatus(on bool) {

@@ -709,7 +709,8 @@ func (n *Node) drainServices() bool {
 	n.logLines(n.cmapS.Logs())
 	er := n.engine.Ready()
 	n.logLines(er.Logs)
-	for _, m := range er.Messages {
+	for i, m := range er.Messages {
+		n.keepDevicePair(er.Messages, i)
 		if err := n.send(m); err != nil {
 			n.log.WithField("subsys", SubsysMain).WithError(err).Warn("cannot queue a message for the ring")
 		}
