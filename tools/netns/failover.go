@@ -1,6 +1,7 @@
 package netns
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -200,11 +201,27 @@ func (h *Host) armCut() (func() error, error) {
 	if err != nil {
 		return nil, err
 	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
 	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Stderr = &out
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
+	// A started ip may still be loading: have it show the link and wait
+	// for the answer, so that it sits on its input when the cut goes in.
+	if _, err := io.WriteString(in, "link show "+h.port+"\n"); err != nil {
+		return nil, err
+	}
+	rd := bufio.NewReader(stdout)
+	if line, err := rd.ReadString('\n'); err != nil || !strings.Contains(line, h.port) {
+		in.Close()
+		cmd.Wait()
+		return nil, fmt.Errorf("ip link show %s: %q %v: %s", h.port, line, err, bytes.TrimSpace(out.Bytes()))
+	}
+	go io.Copy(io.Discard, rd)
 	return func() error {
 		_, werr := io.WriteString(in, "link set "+h.port+" down\n")
 		in.Close()
