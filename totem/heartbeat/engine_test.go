@@ -90,20 +90,27 @@ func TestEngineReportsCutPeerAfterMisses(t *testing.T) {
 		}
 	}
 	c.net.Cut(addrOf(3))
+	// Node 3 may report its two peers on different steps: within a step
+	// the engines tick one after the other while their readers run on
+	// their own, so a probe sent just before the cut may be counted one
+	// step later. Collect every report of the window.
 	var when int
 	got := map[uint32][]uint32{}
-	for i := 1; i <= DefaultMisses+2 && len(got) < 3; i++ {
+	for i := 1; i <= DefaultMisses+2; i++ {
 		for id, r := range c.step(ids...) {
-			got[id] = r
-			when = i
+			got[id] = append(got[id], r...)
+			slices.Sort(got[id])
+			if id == 1 {
+				when = i
+			}
 		}
 	}
 	want := map[uint32][]uint32{1: {3}, 2: {3}, 3: {1, 2}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("reports %v, want %v", got, want)
 	}
-	// The first step after the cut still counts the answer to the probe
-	// sent before it; then Misses evaluations without a new answer.
+	// The first step after the cut still counts the probe node 3 sent
+	// before it; then Misses evaluations without a new one.
 	if when != DefaultMisses+1 {
 		t.Fatalf("reported after %d intervals, want %d", when, DefaultMisses+1)
 	}
@@ -254,11 +261,15 @@ func TestEngineWatchersReportAndWideModeJudgesAll(t *testing.T) {
 		return n
 	}
 	before := sent()
-	c.step(ids...)
-	// Watchers probes per node, plus the slow probes spread over
-	// slowEvery intervals (at most one per node at 12 nodes).
-	if got := sent() - before; got > uint64(len(ids)*(Watchers+1)) {
-		t.Fatalf("%d probes in one interval, want at most %d", got, len(ids)*(Watchers+1))
+	for i := 0; i < slowEvery; i++ {
+		c.step(ids...)
+	}
+	// Watchers probes per node and interval, the slow probes to the 8
+	// others spread over slowEvery intervals, and some slack for readers
+	// that lag a step (a silent peer is asked at once). Every pair would
+	// be 66 probes an interval, 5.5 per node.
+	if got, most := sent()-before, uint64(len(ids)*(Watchers+1)*slowEvery); got > most {
+		t.Fatalf("%d probes in %d intervals, want at most %d", got, slowEvery, most)
 	}
 	c.net.Cut(addrOf(6))
 	got := map[uint32][]uint32{}
