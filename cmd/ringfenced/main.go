@@ -12,6 +12,7 @@ import (
 	"github.com/ringfence/ringfence/cmap"
 	"github.com/ringfence/ringfence/cmap/coroconf"
 	"github.com/ringfence/ringfence/exec/node"
+	"github.com/ringfence/ringfence/totem/heartbeat"
 )
 
 // version is set at link time (-ldflags "-X main.version=...").
@@ -34,6 +35,7 @@ const (
 )
 
 func main() {
+	heartbeat.ResponderMain() // first: a re-executed heartbeat responder never returns
 	os.Exit(cli(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -18,6 +18,19 @@
 // timeout), so a hung daemon stops looking alive after its own timeout,
 // and a daemon stalled for less than that is not taken for dead.
 //
+// Without BPF (heartbeat: userspace, or no CAP_BPF) the kernel's part
+// is played by a responder process (child.go, spawn.go): the daemon
+// re-executes its own binary, which must call ResponderMain first in
+// main, and hands it the heartbeat sockets and a shared memory (shm.go)
+// holding the stamp, the grace and the records the XDP maps would hold.
+// It answers by the same rule, so a stopped or stalled daemon is
+// answered for until its stamp is older than the grace, and it dies with
+// the daemon (PR_SET_PDEATHSIG and the EOF of a socketpair), so a killed
+// daemon is not answered for at all. The daemon keeps sending the probes
+// itself. Where the process cannot start (a binary without the hook, the
+// memory sockets of tests) or dies, the daemon answers in its own
+// process, and Mode says which runs.
+//
 // Engine.Stamp, called on every turn of the daemon's event loop, refreshes
 // the stamp. Engine.Tick, every Interval on a goroutine of its own (so the
 // probes cost no event-loop wake-ups), sends probes and reports each peer

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,7 +102,12 @@ type Engine struct {
 	conns  []Conn
 	user   *userTable
 	kernel kernelPath
+	// child is kernel when the responder process plays its part
+	// (child.go); the daemon then reads nothing from its sockets.
+	child  *childPath
 	krecs  map[Key]Record // the kernel's records, read once per Tick
+	mu     sync.Mutex     // closed, and starting readers after Open
+	closed bool
 	mode   string
 	seq    uint32
 	// probe's per-tick buffers, reused.
@@ -194,34 +200,86 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	slices.Sort(e.order)
 	e.assign()
-	e.mode = "userspace"
+	var why []string
 	if !cfg.NoBPF {
 		k, err := openKernel(cfg)
 		if err != nil {
-			e.mode = "userspace (BPF unavailable: " + err.Error() + ")"
+			why = append(why, "BPF unavailable: "+err.Error())
 		} else {
 			e.kernel = k
 			e.mode = k.Mode()
 		}
 	}
-	for i, c := range e.conns {
-		e.wg.Add(1)
-		go e.read(c, cfg.Links[i].Number)
+	if e.kernel == nil {
+		e.mode = e.openChild(why)
+	}
+	if e.child == nil {
+		e.startReaders()
 	}
 	return e, nil
+}
+
+// openChild starts the responder process and returns the mode line. A
+// binary that cannot run it (no ResponderMain hook, memory sockets of
+// tests) answers in the daemon, as before, and says so.
+func (e *Engine) openChild(why []string) string {
+	c, err := startChild(e.cfg, e.conns, e.childExited)
+	switch {
+	case err == nil:
+		e.kernel, e.child = c, c
+		if len(why) > 0 {
+			return c.Mode()[:len(c.Mode())-1] + "; " + strings.Join(why, "; ") + ")"
+		}
+		return c.Mode()
+	case hooked.Load():
+		why = append([]string{"in the daemon: responder process failed: " + err.Error()}, why...)
+	}
+	if len(why) == 0 {
+		return "userspace"
+	}
+	return "userspace (" + strings.Join(why, "; ") + ")"
+}
+
+// childExited falls back to answering in the daemon when the responder
+// process dies under a running engine: the records it left stay
+// readable and the readers' add to them.
+func (e *Engine) childExited(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return
+	}
+	e.cfg.Log.WithError(err).Error("heartbeat: the responder process exited; answering in the daemon from now on")
+	e.startReaders()
+}
+
+func (e *Engine) startReaders() {
+	for i, c := range e.conns {
+		e.wg.Add(1)
+		go e.read(c, e.cfg.Links[i].Number)
+	}
 }
 
 // Mode says which responder runs, for the one start-up log line.
 func (e *Engine) Mode() string { return e.mode }
 
 // Kernel reports whether the XDP responder runs.
-func (e *Engine) Kernel() bool { return e.kernel != nil }
+func (e *Engine) Kernel() bool { return e.kernel != nil && e.child == nil }
 
 // Interval is the probe interval in use.
 func (e *Engine) Interval() time.Duration { return e.cfg.Interval }
 
 // Close stops the readers and detaches the XDP program.
 func (e *Engine) Close() error {
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
+	if e.child != nil {
+		// Before the sockets: the readers that childExited may have
+		// started are then all counted in wg.
+		e.child.Close()
+		e.kernel, e.child = nil, nil
+	}
 	for _, c := range e.conns {
 		c.Close()
 	}

@@ -70,25 +70,34 @@ func (t *userTable) get(k Key) *Record {
 func (t *userTable) probe(k Key, now uint64) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	r := t.get(k)
-	r.LastProbe = now
-	r.Probes++
-	if !fresh(now, t.stamp.Load(), t.grace.Load()) {
-		return false
-	}
-	r.Replied++
-	return true
+	return t.get(k).sawProbe(now, fresh(now, t.stamp.Load(), t.grace.Load()))
 }
 
-func (t *userTable) answer(k Key, now, stamp uint64) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	r := t.get(k)
+// sawProbe records a probe received at now, answered or not, and
+// returns answer. Both userspace responders (in the daemon and the
+// responder process) keep their records with it.
+func (r *Record) sawProbe(now uint64, answer bool) bool {
+	r.LastProbe = now
+	r.Probes++
+	if answer {
+		r.Replied++
+	}
+	return answer
+}
+
+// sawAnswer records an answer received at now to a probe sent at stamp.
+func (r *Record) sawAnswer(now, stamp uint64) {
 	r.LastAnswer = now
 	r.Answers++
 	if stamp <= now {
 		r.RTT = now - stamp
 	}
+}
+
+func (t *userTable) answer(k Key, now, stamp uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.get(k).sawAnswer(now, stamp)
 }
 
 func (t *userTable) lookup(k Key) Record {
