@@ -33,7 +33,9 @@ type hbScenario struct {
 //     ring over 10 s, with the heartbeat on and off.
 //
 // RINGFENCE_BENCH=1 runs it (make bench); RINGFENCE_HB_SIZES="3 16 32"
-// picks the sizes, RINGFENCE_HB_ONLY=1 leaves corosync out.
+// picks the sizes, RINGFENCE_HB_ONLY=1 leaves corosync out, and
+// RINGFENCE_HB_MODE=userspace measures the responder process instead of
+// XDP.
 func TestHeartbeatFigures(t *testing.T) {
 	if os.Getenv("RINGFENCE_BENCH") != "1" {
 		t.Skip("measurement: set RINGFENCE_BENCH=1")
@@ -62,7 +64,7 @@ func TestHeartbeatFigures(t *testing.T) {
 		for _, d := range daemons {
 			name := filepath.Base(d[0])
 			t.Run(fmt.Sprintf("%s/%d", name, n), func(t *testing.T) {
-				t.Setenv(hbEnv, "")
+				t.Setenv(hbEnv, os.Getenv("RINGFENCE_HB_MODE"))
 				r := hbMeasure(t, n, d, name == "ringfenced" && n == sizes[len(sizes)-1])
 				results[fmt.Sprintf("%s/%d", name, n)] = r
 				fmt.Printf("%-10s %2d nodes: kill+down %.3fs, link cut %.3fs, SIGSTOP 2s changed membership: %v\n",

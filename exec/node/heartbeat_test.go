@@ -184,3 +184,55 @@ func TestReloadChangesHeartbeatGrace(t *testing.T) {
 		t.Fatalf("after reload: %v, grace %v; want CS_OK and 2.5s\n%s", res, g, tn.log.String())
 	}
 }
+
+// TestNetnsHeartbeatUserspaceStop: without BPF the responder process
+// plays the XDP program's part. A daemon SIGSTOPped for 2 s with token
+// 3000 keeps being answered for (its stamp is younger than the grace),
+// so the membership does not change; a SIGKILLed one takes its responder
+// with it and leaves through the heartbeat, well before the token.
+func TestNetnsHeartbeatUserspaceStop(t *testing.T) {
+	needCmapctl(t)
+	t.Setenv(hbEnv, "userspace")
+	c := netns.NewCluster(t, 3, netns.Options{})
+	bin := daemonBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, procs, _, err := c.StartRing(ctx, netns.CorosyncOptions{Token: 3000, Daemon: []string{bin}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, procs[2], "answered by userspace (responder process", 5*time.Second)
+	time.Sleep(time.Second) // answered probes: node 3 counts as ringfenced
+	before, err := c.Hosts[0].StatsCounter(ctx, "stats.srp.operational_entered")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := procs[2].Stop(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	if err := procs[2].Cont(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Second) // longer than token + consensus would take to show
+	after, err := c.Hosts[0].StatsCounter(ctx, "stats.srp.operational_entered")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Fatalf("SIGSTOP 2 s with token 3000 changed the membership (operational_entered %d -> %d)\n%s", before, after, readLog(t, procs[0]))
+	}
+	start := time.Now()
+	if err := procs[2].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	d := waitHost(t, c.Hosts[0], start, []uint32{1, 2}, 30*time.Second)
+	t.Logf("SIGKILL alone (link up): new membership seen on node 1 after %v", d)
+	if d >= 3*time.Second {
+		t.Fatalf("membership changed after %v: the responder outlived its daemon", d)
+	}
+	const acted = "heartbeat: node 3 unreachable on every link"
+	if !strings.Contains(readLog(t, procs[0]), acted) && !strings.Contains(readLog(t, procs[1]), acted) {
+		t.Fatalf("no survivor logged %q", acted)
+	}
+}
