@@ -93,16 +93,7 @@ func TestHeartbeatLoopbackPublishes(t *testing.T) {
 // A SIGKILLed node whose link goes down leaves the membership through the
 // heartbeat, well before its token (3 s here) could expire.
 func TestNetnsHeartbeatKill(t *testing.T) {
-	needCmapctl(t)
-	t.Setenv(hbEnv, "")
-	c := netns.NewCluster(t, 3, netns.Options{})
-	bin := daemonBinary(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	_, procs, _, err := c.StartRing(ctx, netns.CorosyncOptions{Token: 3000, Daemon: []string{bin}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, procs, ctx := hbRing(t, "")
 	waitLog(t, procs[0], "heartbeat: port 5407", 5*time.Second)
 	mode := readLog(t, procs[0])
 	t.Logf("%s", mode[strings.Index(mode, "heartbeat: port"):][:strings.Index(mode[strings.Index(mode, "heartbeat: port"):], "\n")])
@@ -110,6 +101,7 @@ func TestNetnsHeartbeatKill(t *testing.T) {
 	// ringfence netmon on node 1 shows both peers answering, from the
 	// figures the daemon publishes in cmap.
 	var table string
+	var err error
 	for i := 0; i < 40 && strings.Count(table, " up") < 2; i++ {
 		time.Sleep(100 * time.Millisecond)
 		table, err = c.Hosts[0].Run(ctx, ringfenceCLI(t), "netmon")
@@ -132,12 +124,7 @@ func TestNetnsHeartbeatKill(t *testing.T) {
 	if d >= 3*time.Second {
 		t.Fatalf("membership changed after %v: the heartbeat did not act", d)
 	}
-	// The survivor whose detector fired first started the change; the
-	// other may have followed its join before its own detector fired.
-	const acted = "heartbeat: node 3 unreachable on every link"
-	if !strings.Contains(readLog(t, procs[0]), acted) && !strings.Contains(readLog(t, procs[1]), acted) {
-		t.Fatalf("no survivor logged %q", acted)
-	}
+	hbActed(t, procs)
 	if os.Getenv("RINGFENCE_HEARTBEAT") != "" {
 		t.Fatal("environment leaked")
 	}
@@ -191,16 +178,7 @@ func TestReloadChangesHeartbeatGrace(t *testing.T) {
 // so the membership does not change; a SIGKILLed one takes its responder
 // with it and leaves through the heartbeat, well before the token.
 func TestNetnsHeartbeatUserspaceStop(t *testing.T) {
-	needCmapctl(t)
-	t.Setenv(hbEnv, "userspace")
-	c := netns.NewCluster(t, 3, netns.Options{})
-	bin := daemonBinary(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	_, procs, _, err := c.StartRing(ctx, netns.CorosyncOptions{Token: 3000, Daemon: []string{bin}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, procs, ctx := hbRing(t, "userspace")
 	waitLog(t, procs[2], "answered by userspace (responder process", 5*time.Second)
 	time.Sleep(time.Second) // answered probes: node 3 counts as ringfenced
 	before, err := c.Hosts[0].StatsCounter(ctx, "stats.srp.operational_entered")
@@ -231,6 +209,31 @@ func TestNetnsHeartbeatUserspaceStop(t *testing.T) {
 	if d >= 3*time.Second {
 		t.Fatalf("membership changed after %v: the responder outlived its daemon", d)
 	}
+	hbActed(t, procs)
+}
+
+// hbRing forms a 3-daemon ring, token 3000, with RINGFENCE_HEARTBEAT set
+// to mode ("" = the default).
+func hbRing(t *testing.T, mode string) (*netns.Cluster, []*netns.Proc, context.Context) {
+	t.Helper()
+	needCmapctl(t)
+	t.Setenv(hbEnv, mode)
+	c := netns.NewCluster(t, 3, netns.Options{})
+	bin := daemonBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	_, procs, _, err := c.StartRing(ctx, netns.CorosyncOptions{Token: 3000, Daemon: []string{bin}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, procs, ctx
+}
+
+// hbActed checks that a survivor's heartbeat reported node 3. The
+// survivor whose detector fired first started the change; the other may
+// have followed its join before its own detector fired.
+func hbActed(t *testing.T, procs []*netns.Proc) {
+	t.Helper()
 	const acted = "heartbeat: node 3 unreachable on every link"
 	if !strings.Contains(readLog(t, procs[0]), acted) && !strings.Contains(readLog(t, procs[1]), acted) {
 		t.Fatalf("no survivor logged %q", acted)
