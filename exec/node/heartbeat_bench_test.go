@@ -188,12 +188,27 @@ func hbMeasure(t *testing.T, n int, daemon []string, cpu bool) hbScenario {
 	return r
 }
 
-// hbCPU is the mean share of one core each daemon used over d.
+// hbCPU is the mean share of one core each daemon used over d, with
+// its child processes (the heartbeat responder of userspace mode).
 func hbCPU(t *testing.T, procs []*netns.Proc, d time.Duration) float64 {
 	t.Helper()
+	var pids []int
+	for _, p := range procs {
+		pids = append(pids, p.Pid)
+		// The children of every thread of the daemon.
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", p.Pid))
+		for _, task := range tasks {
+			b, _ := os.ReadFile(task)
+			for _, f := range strings.Fields(string(b)) {
+				if pid, err := strconv.Atoi(f); err == nil {
+					pids = append(pids, pid)
+				}
+			}
+		}
+	}
 	ticks := func() (sum uint64) {
-		for _, p := range procs {
-			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Pid))
+		for _, pid := range pids {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -97,7 +97,7 @@ func loopbackConfig(port uint16, grace time.Duration) Config {
 // dies the daemon takes over answering.
 func TestResponderProcessFollowsStamp(t *testing.T) {
 	p := newProber(t)
-	e, err := Open(loopbackConfig(p.port(), 400*time.Millisecond))
+	e, err := Open(loopbackConfig(p.port(), time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,14 +105,14 @@ func TestResponderProcessFollowsStamp(t *testing.T) {
 	if e.child == nil || !strings.HasPrefix(e.Mode(), "userspace (responder process ") || e.Kernel() {
 		t.Fatalf("mode %q: the responder process did not start", e.Mode())
 	}
-	if p.ask(t, 200*time.Millisecond) {
+	if p.ask(t, 500*time.Millisecond) {
 		t.Fatal("answered before the first stamp")
 	}
 	e.Stamp()
 	if !p.ask(t, time.Second) {
 		t.Fatal("fresh stamp: no answer")
 	}
-	time.Sleep(600 * time.Millisecond) // past the 400 ms grace
+	time.Sleep(1500 * time.Millisecond) // past the 1 s grace
 	if p.ask(t, 300*time.Millisecond) {
 		t.Fatal("stale stamp: answered")
 	}
