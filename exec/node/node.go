@@ -112,6 +112,10 @@ type Node struct {
 	rxToken wire.OrfToken
 	// mcastBatch is carryOut's reusable list of encoded multicasts.
 	mcastBatch [][]byte
+	// out and outBuf are sendVisit's reusable datagram list and the
+	// buffer the datagrams are encoded into.
+	out    []transport.Outgoing
+	outBuf []byte
 	// heldApp and heldIPC park application traffic and CPG requests
 	// while a sync runs (flowcontrol.go).
 	heldApp  []exec.Message
@@ -575,6 +579,11 @@ func (n *Node) armTimer(deadline time.Duration) {
 
 func (n *Node) carryOut(rd srp.Ready) {
 	tlog := n.log.WithField("subsys", SubsysTotem)
+	if bs, ok := n.tr.(transport.BatchSender); ok {
+		n.sendVisit(bs, rd.Packets, tlog)
+		n.afterSend(rd, tlog)
+		return
+	}
 	// Consecutive multicasts (a token visit's worth) leave together when
 	// the transport can batch them; a token still goes after them.
 	bm, _ := n.tr.(transport.BatchMulticaster)
@@ -613,6 +622,44 @@ func (n *Node) carryOut(rd srp.Ready) {
 	}
 	sendBatch()
 	n.mcastBatch = batch
+	n.afterSend(rd, tlog)
+}
+
+// sendVisit encodes every packet into one reused buffer and sends them
+// all, in order, with one SendBatch: a token visit's multicasts and the
+// token in (usually) one system call, without allocating per datagram.
+func (n *Node) sendVisit(bs transport.BatchSender, pkts []srp.Packet, tlog logrus.FieldLogger) {
+	if len(pkts) == 0 {
+		return
+	}
+	out, buf := n.out[:0], n.outBuf[:0]
+	mcasts := false
+	for _, p := range pkts {
+		start := len(buf)
+		b, err := wire.AppendEncode(buf, p.Msg)
+		if err != nil {
+			tlog.WithError(err).Error("cannot encode a totem message")
+			continue
+		}
+		// When append grew the buffer, earlier datagrams stay in the old
+		// array, which they keep alive until the send.
+		buf = b
+		out = append(out, transport.Outgoing{To: p.To, Data: buf[start:len(buf):len(buf)]})
+		mcasts = mcasts || p.To == 0
+	}
+	err := bs.SendBatch(out)
+	if mcasts {
+		n.mcastSent(err)
+	}
+	if err != nil {
+		tlog.WithError(err).Debug("send failed")
+	}
+	clear(out)
+	n.out, n.outBuf = out[:0], buf[:0]
+}
+
+// afterSend handles what a Ready holds besides its packets.
+func (n *Node) afterSend(rd srp.Ready, tlog logrus.FieldLogger) {
 	for _, sc := range rd.StateChanges {
 		n.stateChanged(n.log.WithFields(sc.LogFields()), sc.To)
 		n.setStatus(func(s *Status) { s.State = sc.To })

@@ -1,11 +1,9 @@
 package transport
 
 import (
-	"net"
+	"fmt"
 	"net/netip"
 	"sync"
-
-	"golang.org/x/net/ipv4"
 )
 
 // BatchMulticaster is implemented by transports that can send several
@@ -19,73 +17,98 @@ type BatchMulticaster interface {
 	MulticastBatch(bufs [][]byte) error
 }
 
-// maxBatchCall is how many datagrams one MulticastBatch sendmmsg may
-// carry: a full token visit (17 messages) to a few members in one call.
-const maxBatchCall = 64
+// Outgoing is one datagram of a SendBatch.
+type Outgoing struct {
+	// To is the nodeid a token goes to; 0 multicasts Data to every
+	// member.
+	To   uint32
+	Data []byte
+}
 
-// fanout keeps the destination addresses of the member set last used and
-// a reusable message array, so a steady ring sends without allocating.
+// BatchSender is implemented by transports that send a whole token
+// visit — its multicasts and then the token — in one system call.
+type BatchSender interface {
+	// SendBatch sends the datagrams in order (a multicast's copies in
+	// member order). The buffers may be reused once it returns. A
+	// refused datagram does not stop the others; the first error is
+	// returned after all were tried.
+	SendBatch(pkts []Outgoing) error
+}
+
+// fanout keeps the destinations of the member set last used, in the
+// kernel's form, and a reusable sendmmsg list, so a steady ring sends
+// without allocating.
 type fanout struct {
 	mu   sync.Mutex
 	set  *memberSet
-	dsts []netip.AddrPort
-	uas  []*net.UDPAddr
-	ms   []ipv4.Message
-	bufs [][]byte // backing for ms[i].Buffers
+	all  []rawSockaddr           // every member at mcastport, in member order
+	byID map[uint32]*rawSockaddr // the same, by nodeid
+	m    mmsgSend
 }
 
-// destinations returns the copies' addresses for s (port is mcastport).
-func (f *fanout) destinations(s *memberSet, port uint16) []*net.UDPAddr {
-	if f.set != s {
-		f.set = s
-		f.dsts = f.dsts[:0]
-		f.uas = f.uas[:0]
-		for _, m := range s.list {
-			d := netip.AddrPortFrom(m.Addr, port)
-			f.dsts = append(f.dsts, d)
-			f.uas = append(f.uas, net.UDPAddrFromAddrPort(d))
-		}
+// destinations prepares the addresses of s's members (port mcastport).
+func (f *fanout) destinations(s *memberSet, u *UDPU) {
+	if f.set == s {
+		return
 	}
-	return f.uas
+	f.set = s
+	f.all = f.all[:0]
+	v6 := u.cfg.Local.Is6()
+	for _, m := range s.list {
+		f.all = append(f.all, toRaw(netip.AddrPortFrom(m.Addr, u.cfg.Port), v6))
+	}
+	f.byID = make(map[uint32]*rawSockaddr, len(s.list))
+	for i, m := range s.list {
+		f.byID[m.NodeID] = &f.all[i]
+	}
 }
 
-// MulticastBatch implements BatchMulticaster.
-func (u *UDPU) MulticastBatch(bufs [][]byte) error {
-	for _, b := range bufs {
-		if err := u.checkSize(b); err != nil {
+// SendBatch implements BatchSender: every datagram leaves the receiving
+// socket (source port mcastport) in one sendmmsg where it fits. Corosync's
+// udpu receivers check only a datagram's source address, not its port.
+func (u *UDPU) SendBatch(pkts []Outgoing) error {
+	for _, p := range pkts {
+		if err := u.checkSize(p.Data); err != nil {
 			return err
 		}
 	}
 	f := &u.fan
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	uas := f.destinations(u.members.get(), u.cfg.Port)
-	if len(uas) == 0 || len(bufs) == 0 {
-		return nil
-	}
-	if u.cfg.SendBatch <= 1 {
-		var first error
-		for _, b := range bufs {
-			if err := u.mcast.sendAll(&u.stats, f.dsts, b, 1); err != nil && first == nil {
-				first = err
+	f.destinations(u.members.get(), u)
+	defer f.m.reset() // do not keep the callers' packets alive
+	var first error
+	for _, p := range pkts {
+		if p.To == 0 {
+			for i := range f.all {
+				f.m.add(&f.all[i], p.Data)
 			}
+			continue
 		}
+		d, ok := f.byID[p.To]
+		if !ok {
+			u.stats.sendErrors.Add(1)
+			if first == nil {
+				first = fmt.Errorf("%w: %d", ErrUnknownMember, p.To)
+			}
+			continue
+		}
+		f.m.add(d, p.Data)
+	}
+	if len(f.m.hdrs) == 0 {
 		return u.logSend(first)
 	}
-	n := len(bufs) * len(uas)
-	if cap(f.ms) < n {
-		f.ms = make([]ipv4.Message, n)
-		f.bufs = make([][]byte, n)
+	if err := f.m.send(u.raw, &u.stats, u.perCall()); err != nil && first == nil {
+		first = err
 	}
-	ms := f.ms[:n]
+	return u.logSend(first)
+}
+
+// MulticastBatch implements BatchMulticaster.
+func (u *UDPU) MulticastBatch(bufs [][]byte) error {
+	pkts := make([]Outgoing, len(bufs))
 	for i, b := range bufs {
-		for j, ua := range uas {
-			k := i*len(uas) + j
-			f.bufs[k] = b
-			ms[k] = ipv4.Message{Buffers: f.bufs[k : k+1], Addr: ua}
-		}
+		pkts[i] = Outgoing{Data: b}
 	}
-	err := u.mcast.writeBatches(&u.stats, ms, max(u.cfg.SendBatch, maxBatchCall))
-	clear(f.bufs[:n]) // do not keep the callers' packets alive
-	return u.logSend(err)
+	return u.SendBatch(pkts)
 }

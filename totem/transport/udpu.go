@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"github.com/sirupsen/logrus"
 	"net/netip"
+	"syscall"
 )
 
 // UDPUConfig configures a udpu transport. Zero values mean Corosync's
@@ -26,9 +27,9 @@ type UDPUConfig struct {
 	// ReadSize is the per-datagram read buffer (default 65535, which never
 	// truncates over IPv4). Longer datagrams are dropped and counted.
 	ReadSize int
-	// SendBatch is how many copies of a multicast one sendmmsg carries
-	// (default 16; 1 means a sendmsg per member). Batching halves the cost
-	// of the fan-out (BenchmarkUDPUMulticastFanout).
+	// SendBatch 1 sends one datagram per system call; any other value
+	// lets one sendmmsg carry a whole batch (up to UIO_MAXIOV). Batching
+	// halves the cost of the fan-out (BenchmarkUDPUMulticastFanout).
 	SendBatch int
 	// RecvBatch is how many datagrams one recvmmsg may return (default
 	// 16; 1 means plain recvmsg). In paired runs of BenchmarkUDPURecv
@@ -67,15 +68,16 @@ func (c *UDPUConfig) defaults() {
 type UDPU struct {
 	cfg UDPUConfig
 	endpoint
-	// token receives everything and sends tokens, so a token's source
-	// port is mcastport as corosync's peers see it.
+	// token receives everything and sends everything, so a token's
+	// source port is mcastport as corosync's peers see it. Corosync sends
+	// its multicast copies from one ephemeral-port socket per member, but
+	// its receivers check only the source address (totemip_sa_equal), so
+	// the copies can share the token's socket and a token visit — its
+	// multicasts and the token — goes out in one sendmmsg.
 	token *udpSocket
-	// mcast sends the per-member copies from an ephemeral port. Corosync
-	// opens one such socket per member; receivers check only the source
-	// address, so one socket does the same job.
-	mcast *udpSocket
+	raw   syscall.RawConn // token's, for the raw sendmmsg
 
-	fan fanout // MulticastBatch's reusable addresses and messages
+	fan fanout // SendBatch's reusable addresses and messages
 }
 
 // NewUDPU binds the sockets and starts the reader.
@@ -94,13 +96,12 @@ func NewUDPU(cfg UDPUConfig) (*UDPU, error) {
 	if err != nil {
 		return nil, err
 	}
-	u.mcast, err = listenUDP(netip.AddrPortFrom(cfg.Local, 0), sockOpts{})
-	if err != nil {
+	if u.raw, err = u.token.conn.SyscallConn(); err != nil {
 		u.token.conn.Close()
 		return nil, err
 	}
 	u.log = logger(cfg.Log).WithField("transport", "udpu")
-	u.log.Infof("receiving on %s, multicast copies from %s to %d members", u.token.localAddr(), u.mcast.localAddr(), len(cfg.Members))
+	u.log.Infof("receiving and sending on %s, multicast copies to %d members", u.token.localAddr(), len(cfg.Members))
 	u.startReader(u.token, cfg.RecvBatch, cfg.ReadSize, u.source)
 	return u, nil
 }
@@ -122,24 +123,32 @@ func (u *UDPU) SendToken(to uint32, b []byte) error {
 	return u.sendToken(u.token, u.cfg.Port, to, b)
 }
 
+// perCall is how many datagrams one sendmmsg may carry.
+func (u *UDPU) perCall() int {
+	if u.cfg.SendBatch == 1 {
+		return 1
+	}
+	return maxSendmmsg
+}
+
 // Multicast sends a copy of b to every member, this node included.
 func (u *UDPU) Multicast(b []byte) error {
 	if err := u.checkSize(b); err != nil {
 		return err
 	}
-	return u.MulticastBatch([][]byte{b})
+	return u.SendBatch([]Outgoing{{Data: b}})
 }
 
 func (u *UDPU) LocalAddr() netip.AddrPort { return u.token.localAddr() }
 
-// MulticastSource is the address multicast copies leave from.
-func (u *UDPU) MulticastSource() netip.AddrPort { return u.mcast.localAddr() }
+// MulticastSource is the address multicast copies leave from: the
+// receiving socket's.
+func (u *UDPU) MulticastSource() netip.AddrPort { return u.token.localAddr() }
 
 func (u *UDPU) Close() error {
 	u.closeOnce.Do(func() {
 		u.closed.Store(true)
 		u.token.conn.Close()
-		u.mcast.conn.Close()
 		u.q.shutdown()
 		u.wg.Wait()
 	})
@@ -147,6 +156,8 @@ func (u *UDPU) Close() error {
 }
 
 var (
-	_ Transport      = (*UDPU)(nil)
-	_ DirectReceiver = (*UDPU)(nil)
+	_ Transport        = (*UDPU)(nil)
+	_ DirectReceiver   = (*UDPU)(nil)
+	_ BatchSender      = (*UDPU)(nil)
+	_ BatchMulticaster = (*UDPU)(nil)
 )
