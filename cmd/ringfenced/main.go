@@ -116,8 +116,7 @@ func cli(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Corosync Cluster Engine exiting normally")
 		return exitOK
 	}
-	limitProcs(mainLog)
-	setGCPercent(mainLog)
+	tuneRuntime(mainLog)
 	stopProfile := startProfile(mainLog)
 	err = run(cfg, o.foreground, mainLog)
 	stopProfile()
