@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ringfence/ringfence/exec/node"
+	"github.com/ringfence/ringfence/tools/netns"
 )
 
 type syncBuf struct {
@@ -46,7 +46,7 @@ func TestDaemonSingleNode(t *testing.T) {
 	if out, err := osexec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	port := 20000 + rand.IntN(30000)
+	port := netns.FreeLoopbackPort(t, 1)
 	conf := strings.Replace(loopbackConf, "transport: udpu\n", fmt.Sprintf("transport: udpu\n\tinterface {\n\t\tlinknumber: 0\n\t\tmcastport: %d\n\t}\n", port), 1) +
 		fmt.Sprintf("logging {\n\tto_stderr: yes\n\tto_syslog: no\n}\nsystem {\n\tstate_dir: %s\n}\n", dir)
 	confPath := writeConf(t, conf)

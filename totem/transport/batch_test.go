@@ -10,8 +10,9 @@ import (
 // TestUDPUMulticastBatchOrder checks that a batch reaches every member
 // whole and in order (members 1 and 2 on loopback, both listening).
 func TestUDPUMulticastBatchOrder(t *testing.T) {
-	port := freePort(t)
-	members := addrs(2, [4]byte{127, 0, 2, 1})
+	base := privateLoopback()
+	port := freePort(t, base)
+	members := addrs(2, base)
 	var us []*UDPU
 	for _, m := range members {
 		u, err := NewUDPU(UDPUConfig{Local: m.Addr, Port: port, Members: members, Log: quietLog})
@@ -50,8 +51,9 @@ func TestUDPUMulticastBatchOrder(t *testing.T) {
 func BenchmarkUDPUMulticastBatch(b *testing.B) {
 	for _, batched := range []bool{false, true} {
 		b.Run(fmt.Sprintf("batched=%v", batched), func(b *testing.B) {
-			port := freePort(b)
-			members := addrs(3, [4]byte{127, 0, 3, 1})
+			base := privateLoopback()
+			port := freePort(b, base)
+			members := addrs(3, base)
 			u, err := NewUDPU(UDPUConfig{Local: members[0].Addr, Port: port, Members: members, Log: quietLog})
 			if err != nil {
 				b.Fatal(err)

@@ -47,8 +47,9 @@ func BenchmarkUDPURecv(b *testing.B) {
 func BenchmarkUDPUMulticastFanout(b *testing.B) {
 	for _, batch := range []int{1, 16} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-			port := freePort(b)
-			members := addrs(16, [4]byte{127, 0, 1, 1})
+			base := privateLoopback()
+			port := freePort(b, base)
+			members := addrs(16, base)
 			// Only node 1 exists; datagrams to the others are sent and
 			// dropped by the kernel, as for members that are down.
 			u, err := NewUDPU(UDPUConfig{Local: members[0].Addr, Port: port, Members: members, SendBatch: batch, Log: quietLog})

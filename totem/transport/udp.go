@@ -157,10 +157,10 @@ func (u *UDP) LocalAddr() netip.AddrPort { return u.token.localAddr() }
 func (u *UDP) Close() error {
 	u.closeOnce.Do(func() {
 		u.closed.Store(true)
+		u.q.shutdown() // before the sockets: see UDPU.Close
 		u.recv.conn.Close()
 		u.token.conn.Close()
 		u.send.conn.Close()
-		u.q.shutdown()
 		u.wg.Wait()
 	})
 	return nil

@@ -148,8 +148,11 @@ func (u *UDPU) MulticastSource() netip.AddrPort { return u.token.localAddr() }
 func (u *UDPU) Close() error {
 	u.closeOnce.Do(func() {
 		u.closed.Store(true)
-		u.token.conn.Close()
+		// Release a reader blocked on a full queue first: the batched
+		// reader waits inside RawConn.Read, which holds the socket, so
+		// closing the socket before would wait on it for ever.
 		u.q.shutdown()
+		u.token.conn.Close()
 		u.wg.Wait()
 	})
 	return nil

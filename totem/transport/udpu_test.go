@@ -5,6 +5,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -17,11 +18,19 @@ import (
 // quietLog keeps bind messages out of test and benchmark output.
 var quietLog = func() *logrus.Logger { l := logrus.New(); l.Out = io.Discard; return l }()
 
-// freePort finds a UDP port free on 127.0.0.1 (and, for practical
-// purposes, on the other loopback addresses the test uses).
-func freePort(t testing.TB) uint16 {
+// privateLoopback picks a /24 of its own inside 127.0.0.0/8 and returns
+// its .1 address. Other packages' tests run at the same time and put
+// daemons on 127.0.0.x; sharing those addresses let their tokens reach
+// this package's sockets when the port numbers met.
+func privateLoopback() [4]byte {
+	return [4]byte{127, byte(100 + rand.IntN(100)), byte(rand.IntN(256)), 1}
+}
+
+// freePort finds a UDP port free on base (and, for practical purposes,
+// on the neighbouring addresses of the same private /24).
+func freePort(t testing.TB, base [4]byte) uint16 {
 	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IP(base[:])})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,10 +38,17 @@ func freePort(t testing.TB) uint16 {
 	return uint16(c.LocalAddr().(*net.UDPAddr).Port)
 }
 
+// hostOf is address .host in base's /24.
+func hostOf(base [4]byte, host byte) netip.Addr {
+	base[3] = host
+	return netip.AddrFrom4(base)
+}
+
 func loopbackRing(t testing.TB, n int, mod func(*UDPUConfig)) ([]*UDPU, []Member) {
 	t.Helper()
-	members := addrs(n, [4]byte{127, 0, 0, 1})
-	port := freePort(t)
+	base := privateLoopback()
+	members := addrs(n, base)
+	port := freePort(t, base)
 	nodes := make([]*UDPU, n)
 	for i := range nodes {
 		cfg := UDPUConfig{Local: members[i].Addr, Port: port, Members: members, Log: quietLog}
@@ -93,13 +109,14 @@ func TestUDPULoopback(t *testing.T) {
 
 func TestUDPUBlocksUnlisted(t *testing.T) {
 	nodes, members := loopbackRing(t, 2, nil)
-	open, err := NewUDPU(UDPUConfig{Local: netip.MustParseAddr("127.0.0.3"), Port: nodes[0].cfg.Port, Members: members, AllowUnlisted: true})
+	stranger := hostOf(members[0].Addr.As4(), 9)
+	open, err := NewUDPU(UDPUConfig{Local: hostOf(members[0].Addr.As4(), 3), Port: nodes[0].cfg.Port, Members: members, AllowUnlisted: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer open.Close()
-	// A stranger (127.0.0.9) writes to node 1 and to the permissive node.
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 9)})
+	// A stranger (.9) writes to node 1 and to the permissive node.
+	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(stranger, 0)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +124,7 @@ func TestUDPUBlocksUnlisted(t *testing.T) {
 	c.WriteToUDPAddrPort([]byte("stranger"), nodes[0].LocalAddr())
 	c.WriteToUDPAddrPort([]byte("stranger"), open.LocalAddr())
 	d := recvOne(t, open)
-	if d.FromNode != 0 || d.From.Addr() != netip.MustParseAddr("127.0.0.9") {
+	if d.FromNode != 0 || d.From.Addr() != stranger {
 		t.Fatalf("permissive node got %+v", d)
 	}
 	expectNone(t, nodes[0])
@@ -115,7 +132,7 @@ func TestUDPUBlocksUnlisted(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 	// SetMembers lets it in.
-	nodes[0].SetMembers(append(members, Member{NodeID: 9, Addr: netip.MustParseAddr("127.0.0.9")}))
+	nodes[0].SetMembers(append(members, Member{NodeID: 9, Addr: stranger}))
 	c.WriteToUDPAddrPort([]byte("friend"), nodes[0].LocalAddr())
 	if d := recvOne(t, nodes[0]); d.FromNode != 9 {
 		t.Fatalf("after SetMembers got %+v", d)
@@ -212,5 +229,34 @@ func TestUDPURecvBuffer(t *testing.T) {
 	}
 	if want := 2 * min(CorosyncRecvBuffer, rmemMax); got != want {
 		t.Fatalf("SO_RCVBUF %d, want %d (rmem_max %d)", got, want, rmemMax)
+	}
+}
+
+// A reader blocked on a full Recv queue holds the socket open; Close must
+// release it first, or closing the socket waits for it for ever (seen in
+// CI when another ring's tokens filled an unread queue).
+func TestUDPUCloseWithFullQueue(t *testing.T) {
+	for _, batch := range []int{1, 16} {
+		t.Run(map[int]string{1: "single", 16: "batched"}[batch], func(t *testing.T) {
+			nodes, _ := loopbackRing(t, 2, func(c *UDPUConfig) { c.RecvBatch, c.Queue = batch, 1 })
+			for i := 0; i < 64; i++ {
+				if err := nodes[1].SendToken(1, []byte("fill")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The queue holds one; the reader sits in put with the next.
+			deadline := time.Now().Add(2 * time.Second)
+			for len(nodes[0].Recv()) < 1 && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			time.Sleep(20 * time.Millisecond)
+			closed := make(chan struct{})
+			go func() { nodes[0].Close(); close(closed) }()
+			select {
+			case <-closed:
+			case <-time.After(5 * time.Second):
+				t.Fatal("Close blocked behind a reader waiting on the full queue")
+			}
+		})
 	}
 }
