@@ -514,6 +514,9 @@ func (n *Node) receive(dg transport.Datagram) {
 	if from == 0 {
 		from = m.Hdr().NodeID
 	}
+	if m == wire.Message(&n.rxToken) {
+		n.flushForToken()
+	}
 	n.srp.Step(from, m)
 }
 
@@ -799,20 +802,32 @@ func (n *Node) send(m exec.Message) error {
 	return n.broadcast(pkts)
 }
 
-// flush hands the partly filled packet to srp. Corosync flushes when the
-// token arrives, so a busy sender's small messages share packets. We
-// flush at the end of a loop round, but hold the packet while srp already
-// has a token visit's worth (max_messages) queued: none of the held bytes
-// could leave before the next token anyway, and the messages that arrive
-// meanwhile fill the packet instead of each starting a new one. Once a
-// token has taken the queue below that, the next round flushes.
+// flush hands the partly filled packet to srp at the end of a loop
+// round. Corosync flushes only when a valid token arrives, so a busy
+// sender's small messages share packets. We flush at once while srp's
+// queue is empty (the packet may be all there is to send, and its arrival
+// is what makes srp ask for a held token), and otherwise keep filling it:
+// flushForToken hands it over just before the next token is processed,
+// which is the visit it would have left in anyway.
 func (n *Node) flush() bool {
+	if n.srp.QueuedInUse() > 0 {
+		return false
+	}
+	return n.flushPartial()
+}
+
+// flushForToken runs just before srp steps a token.
+func (n *Node) flushForToken() { n.flushPartial() }
+
+// flushPartial moves the staged packet to srp unless a token visit's worth
+// (max_messages) is queued already: none of it could leave before the next
+// token anyway. Only the queue srp drains now counts: packets held for
+// after the transitional ack would otherwise keep the sync messages staged
+// here until the ack, which needs them (a sync deadlock under traffic).
+func (n *Node) flushPartial() bool {
 	if msgs, _ := n.packer.Pending(); msgs == 0 {
 		return false
 	}
-	// Only the queue srp drains now counts: packets held for after the
-	// transitional ack would otherwise keep the sync messages staged here
-	// until the ack, which needs them (a sync deadlock under traffic).
 	if n.srp.QueuedInUse() >= n.settings.Timing.MaxMessages {
 		return false
 	}

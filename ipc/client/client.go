@@ -45,6 +45,7 @@ type Client struct {
 	closeMu  sync.Mutex
 	closed   bool
 	fcEnable int32
+	owed     int // doorbell bytes of taken events still in the socket (evMu)
 }
 
 // Options for Dial.
@@ -206,48 +207,100 @@ func (c *Client) alive() bool {
 }
 
 // ReadEvent waits up to timeout (< 0: forever) for one event message.
+//
+// The server writes one doorbell byte to the setup socket after each
+// event it commits, so that a caller polling Fd wakes up. Reading that
+// byte with each event costs a poll and a read per event; instead an
+// event already in the ring is taken straight away, and the bytes of the
+// events taken so far (owed) are read in one go once the ring runs dry or
+// the debt grows, never more than are owed, so a byte that belongs to an
+// event not yet taken stays in the socket for the next poll.
 func (c *Client) ReadEvent(timeout time.Duration) ([]byte, error) {
 	c.evMu.Lock()
 	defer c.evMu.Unlock()
-	ms := -1
-	if timeout >= 0 {
-		ms = int(timeout / time.Millisecond)
-	}
-	for {
-		pfd := []unix.PollFd{{Fd: int32(c.fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(pfd, ms)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if n == 0 {
-			return nil, ErrTimeout
-		}
-		break
-	}
-	// The doorbell byte follows the committed event, so the event ring
-	// already holds it; a hang-up leaves the ring empty.
 	if !c.ev.TryTake() {
-		if !c.waitRing(c.ev, 100*time.Millisecond) {
-			if !c.alive() {
-				return nil, ErrDisconnected
-			}
-			var b [1]byte
-			unix.Read(c.fd, b[:]) // a stray byte with no event behind it
-			return nil, ErrTimeout
+		if err := c.waitEvent(timeout); err != nil {
+			return nil, err
 		}
 	}
 	msg, err := c.ev.Read(int(c.maxMsg))
 	if err != nil {
 		return nil, err
 	}
-	var b [1]byte
-	if n, err := unix.Read(c.fd, b[:]); n != 1 || err != nil {
-		return msg, nil // the event is good even if the server just left
+	c.owed++
+	if c.owed >= maxOwed {
+		c.payDoorbells()
 	}
 	return msg, nil
+}
+
+// maxOwed bounds the doorbell bytes left unread: far below what the
+// socket buffers, so the server's doorbell writes never block on them.
+const maxOwed = 64
+
+// payDoorbells reads, without waiting, up to the bytes owed.
+func (c *Client) payDoorbells() {
+	var buf [maxOwed]byte
+	for c.owed > 0 {
+		n, _, err := unix.Recvfrom(c.fd, buf[:min(c.owed, maxOwed)], unix.MSG_DONTWAIT)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n <= 0 {
+			return // not here yet, or the server left: the next poll tells
+		}
+		c.owed -= n
+	}
+}
+
+// waitEvent waits for the socket to announce an event and takes its unit
+// of the ring's semaphore.
+func (c *Client) waitEvent(timeout time.Duration) error {
+	// Bytes of events already taken must not make the poll below return
+	// with nothing behind them.
+	c.payDoorbells()
+	deadline := time.Now().Add(timeout)
+	for {
+		ms := -1
+		if timeout >= 0 {
+			ms = int(time.Until(deadline) / time.Millisecond)
+			if ms < 0 {
+				ms = 0
+			}
+		}
+		pfd := []unix.PollFd{{Fd: int32(c.fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(pfd, ms)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return ErrTimeout
+		}
+		if c.ev.TryTake() {
+			return nil
+		}
+		if c.owed > 0 {
+			// The byte of an event taken earlier arrived late.
+			before := c.owed
+			c.payDoorbells()
+			if c.owed < before {
+				continue
+			}
+		}
+		// A byte with no event behind it yet, or a hang-up.
+		if c.waitRing(c.ev, 100*time.Millisecond) {
+			return nil
+		}
+		if !c.alive() {
+			return ErrDisconnected
+		}
+		var b [1]byte
+		unix.Read(c.fd, b[:]) // a stray byte with no event behind it
+		return ErrTimeout
+	}
 }
 
 // Close disconnects. If the server has died the client removes the ring
