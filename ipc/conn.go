@@ -116,7 +116,7 @@ func (c *Conn) Stats() ConnStats {
 		Requests: c.ctr.requests.Load(), Responses: c.ctr.responses.Load(),
 		Dispatched: c.ctr.dispatched.Load(), SendRetries: c.ctr.sendRetries.Load(),
 		RecvRetries: c.ctr.recvRetries.Load(), InvalidRequest: c.ctr.invalid.Load(),
-		Overload: c.ctr.overload.Load(), FlowControl: c.fc.Load(),
+		Overload: c.ctr.overload.Load(), FlowControl: c.ctr.fcState.Load(),
 		FlowControlCnt: c.ctr.fcCount.Load(), Queued: c.ctr.queued.Load(),
 	}
 }
@@ -391,8 +391,11 @@ func (c *Conn) Close() {
 }
 
 func (c *Conn) setFlowControl(level int32) {
-	if c.fc.Swap(level) == 0 && level != 0 {
-		c.ctr.fcCount.Add(1)
+	if old := c.fc.Swap(level); old != level {
+		c.ctr.fcState.Store(level)
+		if old == 0 {
+			c.ctr.fcCount.Add(1)
+		}
 	}
 	c.respMu.Lock()
 	if !c.released && c.req != nil {
