@@ -96,6 +96,7 @@ type Node struct {
 	srpBase srp.Stats
 	// Token averages and multicast failures for stats.srp (srpstats.go).
 	tokenMeans    tokenMeans
+	tokenRxAt     time.Duration // when the token being handled arrived
 	mcastFailures uint32
 	forceGather   *cmap.Tracker // runtime.force_gather (forcegather.go)
 	sched         schedWatch    // scheduling pauses (schedmiss.go)
@@ -515,6 +516,7 @@ func (n *Node) receive(dg transport.Datagram) {
 		from = m.Hdr().NodeID
 	}
 	if m == wire.Message(&n.rxToken) {
+		n.tokenRxAt = n.now()
 		n.flushForToken()
 	}
 	n.srp.Step(from, m)
@@ -553,6 +555,11 @@ func (n *Node) pump() {
 			rd := n.srp.Ready()
 			n.srp.Advance()
 			n.carryOut(rd)
+			if rd.TokenVisit {
+				// The visit ends once its token is sent and its
+				// messages delivered (avg_token_workload).
+				n.srp.TokenSent(n.tokenRxAt, n.now())
+			}
 			progressed = true
 		}
 		if n.engine.Pending() {
@@ -674,6 +681,9 @@ func (n *Node) afterSend(rd srp.Ready, tlog logrus.FieldLogger) {
 			continue
 		}
 		tlog.Info(text)
+	}
+	for _, text := range rd.Debug {
+		tlog.Debug(text)
 	}
 	for _, ev := range rd.Events {
 		switch {

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,6 +57,8 @@ type testNode struct {
 	mu     sync.Mutex
 	got    []string
 	log    *logBuf
+	// slow, when set, is how long each app delivery takes.
+	slow atomic.Int64
 }
 
 type logBuf struct {
@@ -87,6 +90,7 @@ func startNode(t *testing.T, text string, id int, stateDir string) *testNode {
 	n, err := New(Options{
 		Config: cfg, Logger: lg, StateDir: stateDir, NoIPC: true, AppGroup: "test",
 		OnAppMessage: func(from uint32, p []byte) {
+			time.Sleep(time.Duration(tn.slow.Load()))
 			tn.mu.Lock()
 			tn.got = append(tn.got, fmt.Sprintf("%d:%s", from, p))
 			tn.mu.Unlock()

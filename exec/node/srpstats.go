@@ -35,10 +35,10 @@ func (n *Node) mcastSent(err error) {
 
 // publishTotemHealth writes the stats.srp keys Corosync's periodic stats
 // updater computes rather than counts, with Corosync's types, and warns
-// like it when totem cannot form a cluster. avg_token_workload (time from
-// receiving the token to passing it on) reads 0 here: srp measures it on
-// the clock the loop gives it once per round, and a token is handled
-// within one round (Corosync's millisecond clock mostly shows 0 too).
+// like it when totem cannot form a cluster. avg_token_workload is the
+// mean time from taking a token in to having sent it on and delivered
+// the messages it let through (pump reports that end to srp), in whole
+// milliseconds as Corosync's: a lightly loaded ring reads 0 there too.
 func (n *Node) publishTotemHealth(st srp.Stats) {
 	tt := n.srp.TokenTimes()
 	if tt.Tokens > 0 {

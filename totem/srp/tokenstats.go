@@ -34,12 +34,36 @@ func (n *Node) tokenReceived() {
 }
 
 // tokenDone records the end of a token visit (passed on or held), with
-// the backlog flow control computed for it.
+// the backlog flow control computed for it. The caller still has to send
+// and deliver what the visit produced: TokenSent moves the end there.
 func (n *Node) tokenDone() {
 	r := &n.tokenLog.recs[n.tokenLog.latest]
 	r.tx, r.backlog = n.now, n.cbl
 	if r.tx == 0 {
 		r.tx = 1 // a visit at time 0 still completed
+	}
+	n.rd.TokenVisit = true
+}
+
+// TokenSent ends the latest token visit at tx, on the caller's clock,
+// after it sent the visit's packets and delivered its messages; rx, when
+// not 0, is when it began handling the token. Corosync's hold time runs
+// from its TOKEN_RECEIVED callback to its TOKEN_SENT one, which it calls
+// after sending the token and delivering to the services; srp alone
+// sees the visit as instantaneous, since its clock moves only with Tick.
+// A visit that did not complete is left alone.
+func (n *Node) TokenSent(rx, tx time.Duration) {
+	r := &n.tokenLog.recs[n.tokenLog.latest]
+	if r.tx == 0 {
+		return
+	}
+	// Keep rotation intervals consistent: the start may only move later
+	// than what srp recorded, and not past the end.
+	if rx > r.rx && rx <= tx {
+		r.rx = rx
+	}
+	if tx > r.tx {
+		r.tx = tx
 	}
 }
 

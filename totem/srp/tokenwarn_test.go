@@ -172,3 +172,54 @@ func TestTokenTimesOnARing(t *testing.T) {
 		t.Fatalf("cut ring: %+v", tt)
 	}
 }
+
+// avg_token_workload's hold time runs to where the caller says it sent
+// the visit's packets and delivered its messages (TokenSent), as
+// Corosync's runs to its TOKEN_SENT callback; a visit's start may be
+// moved to when the caller took the token in.
+func TestTokenHoldEndsWhenTheCallerSentIt(t *testing.T) {
+	b := srp.BaseTiming{Token: time.Second, TokenCoefficientSet: true}
+	s := sim.New(1, []uint32{1, 2}, srp.TimingFromConfig(b, 2))
+	visits, report := 0, true
+	s.Observe = func(id uint32, rd srp.Ready) {
+		if id != 1 || !rd.TokenVisit {
+			return
+		}
+		visits++
+		if report {
+			// Started 1 ms after srp saw it, sent and delivered 4 ms after.
+			s.Node(1).TokenSent(s.Now()+time.Millisecond, s.Now()+4*time.Millisecond)
+		}
+	}
+	for _, id := range []uint32{1, 2} {
+		if err := s.Start(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.RunFor(3 * time.Second); err != nil || !s.Converged() {
+		t.Fatalf("ring did not form (%v):\n%s", err, s.Describe())
+	}
+	for i := range 300 {
+		if err := s.Broadcast(1, fmt.Sprint("m", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.RunFor(200 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	tt := s.Node(1).TokenTimes()
+	if tt.Tokens == 0 || tt.Hold != 3*time.Millisecond {
+		t.Fatalf("%d visits: %+v, want a hold of 3ms", visits, tt)
+	}
+	// Without TokenSent a visit takes no time on srp's own clock: once
+	// the log (100 visits) holds only such visits, the mean is 0.
+	report, visits = false, 0
+	for visits <= 100 && s.Now() < time.Minute {
+		if err := s.RunFor(100 * time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if tt := s.Node(1).TokenTimes(); tt.Tokens == 0 || tt.Hold != 0 {
+		t.Fatalf("after %d visits not reported sent: %+v", visits, tt)
+	}
+}

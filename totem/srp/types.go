@@ -158,11 +158,17 @@ type Ready struct {
 	// Notices are operator-facing lines worded as Corosync words them
 	// ("A processor failed, forming new configuration.", ...).
 	Notices []string
+	// Debug lines, worded as Corosync's debug-level lines.
+	Debug []string
+	// TokenVisit says a valid token was handled in this Ready: once its
+	// packets are sent and its deliveries made, call TokenSent, which
+	// ends the visit's hold time (avg_token_workload) there.
+	TokenVisit bool
 	// Deadline is when Tick must be called next; 0 means no timer runs.
 	Deadline time.Duration
 }
 
 // Empty reports whether there is nothing to do besides arming the timer.
 func (r Ready) Empty() bool {
-	return len(r.Packets) == 0 && len(r.Events) == 0 && len(r.StateChanges) == 0 && len(r.Notices) == 0
+	return len(r.Packets) == 0 && len(r.Events) == 0 && len(r.StateChanges) == 0 && len(r.Notices) == 0 && len(r.Debug) == 0 && !r.TokenVisit
 }
