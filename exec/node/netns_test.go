@@ -369,7 +369,8 @@ func TestFailoverFigures(t *testing.T) {
 					}
 				}
 				c := netns.NewCluster(t, n, opts)
-				r, err := c.MeasureFailover(netns.CorosyncOptions{Token: 1000, Daemon: d}, 90*time.Second)
+				// RINGFENCE_BENCH_DEBUG=1: logging.debug on, for the logs kept.
+				r, err := c.MeasureFailover(netns.CorosyncOptions{Token: 1000, Daemon: d, Debug: os.Getenv("RINGFENCE_BENCH_DEBUG") == "1"}, 90*time.Second)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -26,6 +26,13 @@ const (
 	// slowEvery: a peer this node does not have to probe (see assign) is
 	// still probed once every slowEvery intervals, for its RTT.
 	slowEvery = 20
+	// discoverProbes: a peer not yet known to run the heartbeat is probed
+	// every interval until it answers or this many probes went out, so a
+	// node that just started knows every ringfenced peer within a few
+	// intervals, not only after the slow probes came round. Until then a
+	// silent peer is taken for a Corosync node and never reported, and a
+	// partition in that window would leave it to the consensus timeout.
+	discoverProbes = 10
 	// Watchers is how many nodes watch each node on the nodeid circle:
 	// its Watchers predecessors probe it, and it judges them by their
 	// probes and its Watchers successors by their answers. One report is
@@ -482,7 +489,11 @@ func (e *Engine) probe(now uint64) {
 		for _, id := range e.order {
 			ps := e.peers[id]
 			ls := ps.links[uint32(l.Number)]
-			if ls == nil || !(ps.assigned || ls.silent > 0 || wide || int(e.seq%slowEvery) == ps.slot) {
+			if ls == nil {
+				continue
+			}
+			discovering := !ps.ringfenced && ls.sent < discoverProbes
+			if !(ps.assigned || ls.silent > 0 || wide || discovering || int(e.seq%slowEvery) == ps.slot) {
 				continue
 			}
 			p := Packet{Type: TypeProbe, Link: l.Number, From: e.cfg.NodeID, To: id, Seq: e.seq, Stamp: now}

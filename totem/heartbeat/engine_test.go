@@ -318,3 +318,37 @@ func TestOpenRefusesBadConfig(t *testing.T) {
 		t.Fatal("nodeid 0 accepted")
 	}
 }
+
+// A node that just started probes every peer until it answers, so that
+// within a few intervals it knows all ringfenced peers (and can report
+// them), not only its watched neighbours and those the slow probes
+// reached. A partition right after a restart is then judged by the
+// heartbeat, not left to the consensus timeout.
+func TestEngineDiscoversEveryPeerAtStart(t *testing.T) {
+	var ids []uint32
+	for id := uint32(1); id <= 12; id++ {
+		ids = append(ids, id)
+	}
+	c := newCluster(t, ids, time.Second)
+	for range 3 {
+		c.step(ids...)
+	}
+	for _, id := range ids {
+		for _, l := range c.eng[id].Links() {
+			if !l.Fenced {
+				t.Fatalf("node %d does not know after 3 intervals that node %d runs the heartbeat", id, l.Node)
+			}
+		}
+	}
+	// Node 12, cut now, is judged by a node that does not watch it once
+	// that node is in wide mode.
+	c.net.Cut(addrOf(12))
+	c.eng[6].SetWide(true)
+	var wide []uint32
+	for i := 0; i <= DefaultMisses+2 && wide == nil; i++ {
+		wide = c.step(ids...)[6]
+	}
+	if !slices.Equal(wide, []uint32{12}) {
+		t.Fatalf("node 6 in wide mode reported %v, want [12]", wide)
+	}
+}
