@@ -207,6 +207,7 @@ func (c *Cluster) Close() {
 		_ = ipCmd("netns", "del", h.NS)
 	}
 	_ = ipCmd("netns", "del", c.bridge)
+	SweepIPCRings("/dev/shm")
 }
 
 // dumpLogs prints the last lines of every process log.
