@@ -66,6 +66,9 @@ func (f *fanout) destinations(s *memberSet, u *UDPU) {
 // SendBatch implements BatchSender: every datagram leaves the receiving
 // socket (source port mcastport) in one sendmmsg where it fits. Corosync's
 // udpu receivers check only a datagram's source address, not its port.
+// With GSO (gso.go) each run of consecutive multicasts goes to a member
+// as one datagram that the kernel cuts back into the frames; a member
+// receives exactly the datagrams, in the order, it would without.
 func (u *UDPU) SendBatch(pkts []Outgoing) error {
 	for _, p := range pkts {
 		if err := u.checkSize(p.Data); err != nil {
@@ -78,8 +81,17 @@ func (u *UDPU) SendBatch(pkts []Outgoing) error {
 	f.destinations(u.members.get(), u)
 	defer f.m.reset() // do not keep the callers' packets alive
 	var first error
-	for _, p := range pkts {
+	gso := u.gso.enabled()
+	for k := 0; k < len(pkts); k++ {
+		p := pkts[k]
 		if p.To == 0 {
+			if gso {
+				if end := gsoRun(pkts, k, u.gso.maxSeg); end-k > 1 {
+					f.m.addRun(f.all, pkts[k:end])
+					k = end - 1
+					continue
+				}
+			}
 			for i := range f.all {
 				f.m.add(&f.all[i], p.Data)
 			}
@@ -98,7 +110,7 @@ func (u *UDPU) SendBatch(pkts []Outgoing) error {
 	if len(f.m.hdrs) == 0 {
 		return u.logSend(first)
 	}
-	if err := f.m.send(u.raw, &u.stats, u.perCall()); err != nil && first == nil {
+	if err := f.m.send(u.raw, &u.stats, u.perCall(), &u.gso); err != nil && first == nil {
 		first = err
 	}
 	return u.logSend(first)

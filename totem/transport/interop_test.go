@@ -69,17 +69,25 @@ func statsCounter(t *testing.T, h *netns.Host, key string) uint64 {
 // accepts a JOIN we send (it adds us to its processor set), and that it
 // then sends the commit token from its own port 5405, the token path.
 func TestInteropCorosyncUDPU(t *testing.T) {
-	interop(t, "udpu")
+	interop(t, "udpu", false)
+}
+
+// TestInteropCorosyncUDPUGSO is TestInteropCorosyncUDPU with every JOIN
+// we send doubled and sent by SendBatch, so that each pair leaves as one
+// UDP_SEGMENT datagram: corosync only lists us if its socket got them
+// back as ordinary datagrams.
+func TestInteropCorosyncUDPUGSO(t *testing.T) {
+	interop(t, "udpu", true)
 }
 
 // TestInteropCorosyncUDP is the same with the udp (multicast) transport:
 // corosync sends everything from port 5404, multicasts to the group
 // derived from the cluster name, tokens to our ring0_addr:5405.
 func TestInteropCorosyncUDP(t *testing.T) {
-	interop(t, "udp")
+	interop(t, "udp", false)
 }
 
-func interop(t *testing.T, transport string) {
+func interop(t *testing.T, transport string, gso bool) {
 	if _, err := exec.LookPath("corosync"); err != nil {
 		t.Skip("needs corosync 3.1.7 (Debian package corosync)")
 	}
@@ -171,7 +179,13 @@ func interop(t *testing.T, transport string) {
 					joinRxBefore = statsCounter(t, h1, "stats.srp.memb_join_rx")
 				}
 			}
-			if err := tr.Multicast(handJoin(2, 0, proc, nil)); err != nil {
+			if gso {
+				j := handJoin(2, 0, proc, nil)
+				err = tr.(*UDPU).SendBatch([]Outgoing{{Data: j}, {Data: j}})
+			} else {
+				err = tr.Multicast(handJoin(2, 0, proc, nil))
+			}
+			if err != nil {
 				t.Fatal(err)
 			}
 			sent++
@@ -195,6 +209,9 @@ func interop(t *testing.T, transport string) {
 			t.Logf("%s: corosync accepted %d joins from our transport (memb_join_rx +%d, memb_join_tx +%d); commit token for ring %v from %s", transport, sent, rx, tx, m.RingID, d.From)
 			if s := tr.Stats(); s.DroppedUnlisted != 0 || s.DroppedTruncated != 0 || s.SendErrors != 0 {
 				t.Fatalf("transport stats %+v", s)
+			}
+			if s := tr.Stats(); gso && (s.TxGSO != uint64(2*sent) || s.GSOFallbacks != 0) {
+				t.Fatalf("transport stats %+v: want every JOIN pair sent with GSO (%d datagrams, to both members)", s, 2*sent)
 			}
 			return
 		}

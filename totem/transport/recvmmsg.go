@@ -18,6 +18,7 @@ type mmsgBatch struct {
 	iovs  []unix.Iovec
 	names []unix.RawSockaddrInet6
 	bufs  [][]byte
+	ctrl  []byte // groCmsgSpace per datagram, for the UDP_GRO segment size
 }
 
 func newMmsgBatch(n, size int) *mmsgBatch {
@@ -26,6 +27,7 @@ func newMmsgBatch(n, size int) *mmsgBatch {
 		iovs:  make([]unix.Iovec, n),
 		names: make([]unix.RawSockaddrInet6, n),
 		bufs:  make([][]byte, n),
+		ctrl:  make([]byte, n*groCmsgSpace),
 	}
 	for i := range n {
 		b.bufs[i] = make([]byte, size)
@@ -34,6 +36,7 @@ func newMmsgBatch(n, size int) *mmsgBatch {
 		b.hdrs[i].Hdr.Iov = &b.iovs[i]
 		b.hdrs[i].Hdr.SetIovlen(1)
 		b.hdrs[i].Hdr.Name = (*byte)(unsafe.Pointer(&b.names[i]))
+		b.hdrs[i].Hdr.Control = &b.ctrl[i*groCmsgSpace]
 	}
 	return b
 }
@@ -45,6 +48,7 @@ func (b *mmsgBatch) recv(fd uintptr) (int, unix.Errno) {
 	for i := range b.hdrs {
 		b.hdrs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
 		b.hdrs[i].Hdr.Flags = 0
+		b.hdrs[i].Hdr.SetControllen(groCmsgSpace)
 		b.hdrs[i].Len = 0
 	}
 	n, _, errno := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(len(b.hdrs)), unix.MSG_DONTWAIT, 0, 0)
@@ -52,6 +56,12 @@ func (b *mmsgBatch) recv(fd uintptr) (int, unix.Errno) {
 		return 0, errno
 	}
 	return int(n), 0
+}
+
+// gro is the UDP_GRO segment size of datagram i, 0 if it is single.
+func (b *mmsgBatch) gro(i int) int {
+	off := i * groCmsgSpace
+	return groSize(b.ctrl[off : off+min(int(b.hdrs[i].Hdr.Controllen), groCmsgSpace)])
 }
 
 // from is the source address of datagram i.
@@ -96,7 +106,7 @@ func (r *reader) runMmsg() {
 			at := time.Now()
 			for i := 0; i < n; i++ {
 				h := &b.hdrs[i]
-				r.accept(b.from(i), at, int(h.Len), int(h.Hdr.Flags), b.bufs[i])
+				r.accept(b.from(i), at, int(h.Len), int(h.Hdr.Flags), b.bufs[i], b.gro(i))
 			}
 			r.flush()
 			if n < len(b.hdrs) {

@@ -12,14 +12,24 @@ import (
 // maxSendmmsg is the most datagrams one sendmmsg takes (UIO_MAXIOV).
 const maxSendmmsg = 1024
 
-// mmsgSend is a reusable sendmmsg list: the headers, their iovecs and the
-// destination addresses of one send, grown as needed and kept for the
-// next (x/net's WriteBatch builds all of them again on every call and
-// allocates a sockaddr per datagram).
+// mmsgSend is a reusable sendmmsg list: the headers, their iovecs, the
+// destination addresses and the UDP_SEGMENT control messages of one send,
+// grown as needed and kept for the next (x/net's WriteBatch builds all of
+// them again on every call and allocates a sockaddr per datagram).
 type mmsgSend struct {
 	hdrs  []unix.Mmsghdr
+	ents  []sendEnt // one per header: what it points at
 	iovs  []unix.Iovec
 	names []unix.RawSockaddrInet6
+	ctrl  []byte // gsoCmsgSpace bytes per GSO run
+}
+
+// sendEnt is where one message's pieces live. Indexes, not pointers:
+// the slices grow while the list is built, and the pointers are set just
+// before the system call.
+type sendEnt struct {
+	iov, niov int // iovs[iov:iov+niov]; a GSO run's frames are shared by all its copies
+	ctrl      int // offset of its UDP_SEGMENT cmsg in ctrl, or -1
 }
 
 // rawSockaddr is a destination in the form the kernel takes, prepared
@@ -48,18 +58,45 @@ func toRaw(d netip.AddrPort, v6 bool) rawSockaddr {
 	return r
 }
 
-// add queues b for to. b must stay untouched until send returns.
-func (m *mmsgSend) add(to *rawSockaddr, b []byte) {
+func iovOf(b []byte) unix.Iovec {
 	var iov unix.Iovec
 	if len(b) > 0 {
 		iov.Base = &b[0]
 		iov.SetLen(len(b))
 	}
-	m.iovs = append(m.iovs, iov)
+	return iov
+}
+
+// entry queues one message to `to` made of iovs[iov:iov+niov].
+func (m *mmsgSend) entry(to *rawSockaddr, iov, niov, ctrl int) {
+	m.ents = append(m.ents, sendEnt{iov: iov, niov: niov, ctrl: ctrl})
 	m.names = append(m.names, to.sa)
 	var h unix.Mmsghdr
 	h.Hdr.Namelen = to.len
 	m.hdrs = append(m.hdrs, h)
+}
+
+// add queues b for to. b must stay untouched until send returns.
+func (m *mmsgSend) add(to *rawSockaddr, b []byte) {
+	m.iovs = append(m.iovs, iovOf(b))
+	m.entry(to, len(m.iovs)-1, 1, -1)
+}
+
+// addRun queues one GSO datagram per destination, each carrying all of
+// frames (see gsoRun for the shape the kernel needs): the kernel cuts it
+// back into one ordinary datagram per frame, in order. The frames are
+// not copied; they must stay untouched until send returns.
+func (m *mmsgSend) addRun(to []rawSockaddr, frames []Outgoing) {
+	iov := len(m.iovs)
+	for _, f := range frames {
+		m.iovs = append(m.iovs, iovOf(f.Data))
+	}
+	ctrl := len(m.ctrl)
+	m.ctrl = append(m.ctrl, make([]byte, gsoCmsgSpace)...)
+	putGSOCmsg(m.ctrl[ctrl:], len(frames[0].Data))
+	for i := range to {
+		m.entry(&to[i], iov, len(frames), ctrl)
+	}
 }
 
 // reset forgets the queued datagrams, and the pointers to the callers'
@@ -67,7 +104,42 @@ func (m *mmsgSend) add(to *rawSockaddr, b []byte) {
 func (m *mmsgSend) reset() {
 	clear(m.iovs)
 	clear(m.hdrs)
-	m.iovs, m.names, m.hdrs = m.iovs[:0], m.names[:0], m.hdrs[:0]
+	m.iovs, m.names, m.hdrs, m.ents, m.ctrl = m.iovs[:0], m.names[:0], m.hdrs[:0], m.ents[:0], m.ctrl[:0]
+}
+
+// point sets the headers' pointers from their entries.
+func (m *mmsgSend) point(from int) {
+	for i := from; i < len(m.hdrs); i++ {
+		e, h := &m.ents[i], &m.hdrs[i].Hdr
+		h.Iov = &m.iovs[e.iov]
+		h.SetIovlen(e.niov)
+		h.Name = (*byte)(unsafe.Pointer(&m.names[i]))
+		h.Control, h.Controllen = nil, 0
+		if e.ctrl >= 0 {
+			h.Control = &m.ctrl[e.ctrl]
+			h.SetControllen(gsoCmsgSpace)
+		}
+	}
+}
+
+// ungso turns every GSO message from index from on into one plain
+// message per frame, in the same order, after the kernel refused GSO.
+func (m *mmsgSend) ungso(from int) {
+	ents := append([]sendEnt(nil), m.ents[from:]...)
+	names := append([]unix.RawSockaddrInet6(nil), m.names[from:]...)
+	nlen := make([]uint32, len(ents))
+	for i := range ents {
+		nlen[i] = m.hdrs[from+i].Hdr.Namelen
+	}
+	clear(m.hdrs[from:])
+	m.hdrs, m.ents, m.names = m.hdrs[:from], m.ents[:from], m.names[:from]
+	for i, e := range ents {
+		to := rawSockaddr{sa: names[i], len: nlen[i]}
+		for j := range e.niov {
+			m.entry(&to, e.iov+j, 1, -1)
+		}
+	}
+	m.point(from)
 }
 
 // send hands every queued datagram to the kernel, in order, with as few
@@ -76,13 +148,12 @@ func (m *mmsgSend) reset() {
 // entersyscall, and only a full send buffer (EAGAIN) waits, in the
 // netpoller, as a blocking send would. A datagram the kernel refuses is
 // counted and skipped; the first such error is returned after the rest
-// were sent (perCall datagrams a call at most), since totem recovers from a lost datagram by retransmission.
-func (m *mmsgSend) send(rc syscall.RawConn, c *counters, perCall int) error {
-	for i := range m.hdrs {
-		m.hdrs[i].Hdr.Iov = &m.iovs[i]
-		m.hdrs[i].Hdr.SetIovlen(1)
-		m.hdrs[i].Hdr.Name = (*byte)(unsafe.Pointer(&m.names[i]))
-	}
+// were sent (perCall messages a call at most), since totem recovers from
+// a lost datagram by retransmission. A GSO message the kernel refuses as
+// such (gsoRefusal) is sent again as plain datagrams, with every GSO
+// message after it, and g turns GSO off for the socket.
+func (m *mmsgSend) send(rc syscall.RawConn, c *counters, perCall int, g *gsoState) error {
+	m.point(0)
 	var first error
 	off := 0
 	err := rc.Write(func(fd uintptr) bool {
@@ -95,9 +166,13 @@ func (m *mmsgSend) send(rc syscall.RawConn, c *counters, perCall int) error {
 				continue
 			case errno == unix.EAGAIN:
 				return false // wait until the socket is writable
+			case errno != 0 && m.ents[off].ctrl >= 0 && gsoRefusal(errno):
+				g.refused(c, errno)
+				m.ungso(off)
+				continue
 			case errno != 0 || n <= 0:
-				// The first datagram of the chunk was refused.
-				c.sendErrors.Add(1)
+				// The first message of the chunk was refused.
+				c.sendErrors.Add(uint64(m.ents[off].niov))
 				if first == nil {
 					if errno == 0 {
 						errno = unix.EIO
@@ -107,7 +182,7 @@ func (m *mmsgSend) send(rc syscall.RawConn, c *counters, perCall int) error {
 				n = 1
 			default:
 				for i := range n {
-					c.sent(int(m.iovs[off+i].Len))
+					m.sent(c, off+i)
 				}
 			}
 			off += n
@@ -116,10 +191,23 @@ func (m *mmsgSend) send(rc syscall.RawConn, c *counters, perCall int) error {
 	})
 	if err != nil {
 		// The socket closed: what was left is not sent.
-		c.sendErrors.Add(uint64(len(m.hdrs) - off))
+		for _, e := range m.ents[off:] {
+			c.sendErrors.Add(uint64(e.niov))
+		}
 		if first == nil {
 			first = err
 		}
 	}
 	return first
+}
+
+// sent counts message i: every frame of a GSO message is a datagram.
+func (m *mmsgSend) sent(c *counters, i int) {
+	e := &m.ents[i]
+	for _, iov := range m.iovs[e.iov : e.iov+e.niov] {
+		c.sent(int(iov.Len))
+	}
+	if e.ctrl >= 0 {
+		c.txGSO.Add(1)
+	}
 }

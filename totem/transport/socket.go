@@ -176,16 +176,25 @@ func (r *reader) runSingle() {
 			continue
 		}
 		at := time.Now()
-		r.accept(from, at, n, flags, buf)
+		r.accept(from, at, n, flags, buf, 0)
 		r.flush()
 	}
 }
 
-// accept adds one datagram to the batch, its Data still in buf.
-func (r *reader) accept(from netip.AddrPort, at time.Time, n, flags int, buf []byte) {
+// accept adds what one read returned to the batch, its Data still in
+// buf: one datagram, or with a UDP_GRO segment size (seg > 0) the
+// datagrams the kernel coalesced, each on its own with the same source
+// and time.
+func (r *reader) accept(from netip.AddrPort, at time.Time, n, flags int, buf []byte, seg int) {
 	if flags&unix.MSG_TRUNC != 0 {
 		r.ep.stats.droppedTruncated.Add(1)
-		return
+		if seg <= 0 || seg >= n {
+			return
+		}
+		// The coalesced datagrams did not all fit: those wholly read
+		// are intact, the one cut and any after it are lost (counted
+		// once above, as the kernel does not say how many there were).
+		n -= n % seg
 	}
 	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 	id, ok := r.source(from.Addr())
@@ -193,7 +202,12 @@ func (r *reader) accept(from netip.AddrPort, at time.Time, n, flags int, buf []b
 		r.ep.stats.droppedUnlisted.Add(1)
 		return
 	}
-	r.out = append(r.out, Datagram{From: from, FromNode: id, At: at, Data: buf[:n]})
+	if seg > 0 && seg < n {
+		r.ep.stats.rxGRO.Add(1)
+	}
+	groSegments(buf[:n], seg, func(d []byte) {
+		r.out = append(r.out, Datagram{From: from, FromNode: id, At: at, Data: d})
+	})
 }
 
 // flush hands the batch over and forgets it.

@@ -99,6 +99,13 @@ type Stats struct {
 	// because the receiver's queue was full (sockets leave that to the
 	// kernel's receive buffer).
 	DroppedQueueFull uint64
+	// TxGSO counts datagrams sent with UDP segmentation offload (each
+	// carrying several of the TxDatagrams); GSOFallbacks counts GSO
+	// datagrams the kernel refused, which were sent again one by one.
+	TxGSO, GSOFallbacks uint64
+	// RxGRO counts received datagrams the kernel had coalesced (UDP_GRO)
+	// and the reader split again into RxDatagrams.
+	RxGRO uint64
 }
 
 type counters struct {
@@ -109,6 +116,8 @@ type counters struct {
 	refusedOversize      atomic.Uint64
 	sendErrors           atomic.Uint64
 	droppedQueueFull     atomic.Uint64
+	txGSO, gsoFallbacks  atomic.Uint64
+	rxGRO                atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -122,6 +131,9 @@ func (c *counters) snapshot() Stats {
 		RefusedOversize:  c.refusedOversize.Load(),
 		SendErrors:       c.sendErrors.Load(),
 		DroppedQueueFull: c.droppedQueueFull.Load(),
+		TxGSO:            c.txGSO.Load(),
+		GSOFallbacks:     c.gsoFallbacks.Load(),
+		RxGRO:            c.rxGRO.Load(),
 	}
 }
 

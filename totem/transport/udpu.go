@@ -77,7 +77,9 @@ type UDPU struct {
 	token *udpSocket
 	raw   syscall.RawConn // token's, for the raw sendmmsg
 
-	fan fanout // SendBatch's reusable addresses and messages
+	fan fanout   // SendBatch's reusable addresses and messages
+	gso gsoState // whether SendBatch may use UDP_SEGMENT
+	gro bool     // UDP_GRO is on for the receiving socket
 }
 
 // NewUDPU binds the sockets and starts the reader.
@@ -102,6 +104,7 @@ func NewUDPU(cfg UDPUConfig) (*UDPU, error) {
 	}
 	u.log = logger(cfg.Log).WithField("transport", "udpu")
 	u.log.Infof("receiving and sending on %s, multicast copies to %d members", u.token.localAddr(), len(cfg.Members))
+	u.setupOffload()
 	u.startReader(u.token, cfg.RecvBatch, cfg.ReadSize, u.source)
 	return u, nil
 }
