@@ -489,6 +489,7 @@ func (n *Node) operationalEnter() {
 	n.leftCleanly = map[uint32]bool{}
 	n.setState(StateOperational, "recovery complete")
 	n.stats.OperationalEntered++
+	n.arm(timerPause, n.cfg.Timing.pauseCheckEvery()) // Corosync restarts the period here
 	n.stats.ContinuousGather = 0
 	n.receivedFlg = true
 	n.oldRingID = n.ringID

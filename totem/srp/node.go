@@ -17,6 +17,11 @@ type Node struct {
 	stopped bool
 	now     time.Duration
 
+	// Pause detection (pause.go).
+	pauseStamp    time.Duration // when the pause timer was last due
+	pauseFlushAt  time.Duration // the instant whose messages are dropped
+	pauseFlushing bool
+
 	// Rings and membership.
 	ringID          wire.RingID
 	regularRing     wire.RingID // ring whose messages the regular queue holds
@@ -93,6 +98,7 @@ const (
 	timerConsensus
 	timerMerge
 	timerTokenWarning
+	timerPause
 	numTimers
 )
 
@@ -131,6 +137,7 @@ func New(cfg Config, persist RingSeqStore) (*Node, error) {
 	n.tokenRingIDSeq = n.ringID.Seq
 	n.memb = []uint32{n.id}
 	n.procList = []uint32{n.id}
+	n.startPauseTimer()
 	n.gatherEnter("interface change")
 	return n, nil
 }
@@ -216,6 +223,10 @@ func (n *Node) notice(format string, args ...any) {
 	n.rd.Notices = append(n.rd.Notices, fmt.Sprintf(format, args...))
 }
 
+func (n *Node) debug(format string, args ...any) {
+	n.rd.Debug = append(n.rd.Debug, fmt.Sprintf(format, args...))
+}
+
 func (n *Node) setState(s State, reason string) {
 	n.rd.StateChanges = append(n.rd.StateChanges, StateChange{From: n.state, To: s, Reason: reason})
 	n.state = s
@@ -245,6 +256,10 @@ func (n *Node) Tick(now time.Duration) {
 			return
 		}
 		n.timers[k] = 0
+		if timerKind(k) == timerPause {
+			n.pauseTimer(due)
+			continue
+		}
 		n.fire(timerKind(k))
 	}
 }
@@ -404,6 +419,10 @@ func (n *Node) tokenHoldCancel() {
 // sender and is only used for diagnostics: totem trusts the message.
 func (n *Node) Step(from uint32, m wire.Message) {
 	if n.stopped || m == nil {
+		return
+	}
+	_, join := m.(*wire.Join)
+	if n.pauseFlush(join) {
 		return
 	}
 	switch msg := m.(type) {

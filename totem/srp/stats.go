@@ -25,6 +25,9 @@ type Stats struct {
 	// TokenForwardTx counts tokens passed on to the next member, which
 	// Corosync does not count.
 	TokenForwardTx uint64
+	// PauseFlushes counts detected process pauses ("Process pause
+	// detected"); Corosync only logs them.
+	PauseFlushes uint64
 }
 
 // Keys returns the counters under their Corosync cmap names, without the

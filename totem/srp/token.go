@@ -1,6 +1,8 @@
 package srp
 
 import (
+	"strconv"
+
 	"github.com/ringfence/ringfence/totem/wire"
 )
 
@@ -193,6 +195,7 @@ func (n *Node) fccTokenUpdate(tok *wire.OrfToken, transmitted uint32) {
 
 // tokenRtr answers retransmit requests and adds our own.
 func (n *Node) tokenRtr(tok *wire.OrfToken, allowed *int) int {
+	n.logRtrList(tok.RtrList)
 	q := n.sortQueue()
 	sent := 0
 	for i := 0; sent < *allowed && i < len(tok.RtrList); {
@@ -388,4 +391,22 @@ func (n *Node) deliver(skip bool, end uint32, recovered bool) {
 			From: it.from, Payload: it.payload, RingID: it.ringID, Seq: it.seq, Recovered: recovered,
 		}})
 	}
+}
+
+// logRtrList logs a token's retransmit requests as Corosync does on every
+// valid token that carries some, before serving them: the count at debug
+// level, then the sequence numbers, in hex each followed by a space, at
+// notice level. Operators grep for "Retransmit List: ".
+func (n *Node) logRtrList(rtr []wire.RtrItem) {
+	if len(rtr) == 0 {
+		return
+	}
+	n.debug("Retransmit List %d", len(rtr))
+	b := make([]byte, 0, len("Retransmit List: ")+9*len(rtr))
+	b = append(b, "Retransmit List: "...)
+	for _, r := range rtr {
+		b = strconv.AppendUint(b, uint64(r.Seq), 16)
+		b = append(b, ' ')
+	}
+	n.rd.Notices = append(n.rd.Notices, string(b))
 }
