@@ -111,6 +111,7 @@ type hbState struct {
 	events chan hbEvent
 	done   chan struct{}
 	wg     sync.WaitGroup
+	mode   string // last published runtime.heartbeat.mode
 }
 
 type hbEvent struct {
@@ -159,11 +160,11 @@ func (n *Node) openHeartbeat() error {
 		log.WithError(err).Warn("heartbeat: cannot start; failures are detected by token loss only")
 		return nil
 	}
-	hb := &hbState{eng: eng, events: make(chan hbEvent, 16), done: make(chan struct{})}
+	hb := &hbState{eng: eng, events: make(chan hbEvent, 16), done: make(chan struct{}), mode: eng.Mode()}
 	n.hb = hb
 	log.Infof("heartbeat: port %d, every %v, unreachable after %d silent intervals on every link, answered by %s",
-		hs.Port, hs.Interval, hs.Misses, eng.Mode())
-	_ = n.store.Set(hbRuntime+"mode", cmap.Str(eng.Mode()))
+		hs.Port, hs.Interval, hs.Misses, hb.mode)
+	_ = n.store.Set(hbRuntime+"mode", cmap.Str(hb.mode))
 	hb.wg.Add(1)
 	go hb.run(hs.Interval)
 	return nil
@@ -282,8 +283,14 @@ func (n *Node) heartbeatEvent(ev hbEvent) {
 }
 
 // publishHeartbeat writes runtime.heartbeat.<nodeid>.link<N>.* for
-// `ringfence netmon` and corosync-cmapctl.
+// `ringfence netmon` and corosync-cmapctl, and the mode again when it
+// changed: a restarted responder process has a new pid, and one given
+// up on leaves the answering to the daemon.
 func (n *Node) publishHeartbeat(links []heartbeat.LinkStatus) {
+	if m := n.hb.eng.Mode(); m != n.hb.mode {
+		n.hb.mode = m
+		_ = n.store.Set(hbRuntime+"mode", cmap.Str(m))
+	}
 	for _, l := range links {
 		p := fmt.Sprintf("%s%d.link%d.", hbRuntime, l.Node, l.Link)
 		set := func(k string, v cmap.Value) { _ = n.store.Set(p+k, v) }

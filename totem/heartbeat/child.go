@@ -132,6 +132,7 @@ func runResponder(spec string) error {
 		return err
 	}
 	r := &responder{node: node, shm: s, recs: map[Key]*Record{}, slot: map[Key]int{}}
+	r.adopt()
 	var conns []*net.UDPConn
 	for i := range links {
 		f := os.NewFile(uintptr(fdSockets+i), "heartbeat socket")
@@ -154,6 +155,16 @@ func runResponder(spec string) error {
 		go func() { errs <- r.serve(c, links[i]) }()
 	}
 	return <-errs
+}
+
+// adopt takes over the records a previous responder left in the memory
+// (the daemon restarts a responder that died): the counts go on from
+// there, as the engine expects of them, and each key keeps its slot.
+func (r *responder) adopt() {
+	for i := range r.shm.count() {
+		k, rec := r.shm.read(i)
+		r.recs[k], r.slot[k] = &rec, i
+	}
 }
 
 // serve answers one link's probes while the stamp is fresh and records

@@ -140,7 +140,10 @@ func TestResponderProcessFollowsStamp(t *testing.T) {
 	if st.Node != 2 || st.Answers != 1 || st.RTT <= 0 || st.Probes != 4 || !st.Fenced {
 		t.Fatalf("engine's view %+v", st)
 	}
-	// A responder that dies under a running daemon: the daemon answers.
+	// A responder that dies under a running daemon is replaced: a new
+	// process answers, takes over the records, and the mode names it.
+	old := e.child.pid.Load()
+	killed := time.Now()
 	if err := e.child.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -148,8 +151,61 @@ func TestResponderProcessFollowsStamp(t *testing.T) {
 	if !p.askUntil(t, 3*time.Second) {
 		t.Fatal("no answer after the responder process died")
 	}
+	t.Logf("answered again %v after the kill", time.Since(killed))
+	pid := e.child.pid.Load()
+	if pid == 0 || pid == old || e.Mode() != fmt.Sprintf("userspace (responder process %d)", pid) || e.child.starts.Load() != 2 {
+		t.Fatalf("after the kill: pid %d (was %d), mode %q, %d starts", pid, old, e.Mode(), e.child.starts.Load())
+	}
+	if u := e.user.lookup(Key{Node: 2, Link: 0}); u.Probes != 0 {
+		t.Fatalf("the daemon read probes itself: %+v", u)
+	}
+	if r, _ := e.kernel.Lookup(Key{Node: 2, Link: 0}); r.Probes < 5 || r.Replied < 3 {
+		t.Fatalf("the new responder did not go on from the old one's record: %+v", r)
+	}
+}
+
+// A responder that keeps dying young is given up on: the daemon answers
+// in its own process, and the mode says so.
+func TestResponderProcessCrashLoopFallsBackToDaemon(t *testing.T) {
+	defer func(q int, d []time.Duration) { maxQuickDeaths, restartDelays = q, d }(maxQuickDeaths, restartDelays)
+	maxQuickDeaths, restartDelays = 2, []time.Duration{0, 50 * time.Millisecond}
+	p := newProber(t)
+	e, err := Open(loopbackConfig(p.port(), time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if e.child == nil {
+		t.Fatalf("mode %q: the responder process did not start", e.Mode())
+	}
+	e.Stamp()
+	// Kill each responder as soon as it runs: two restarts, then the
+	// third death is one too many.
+	seen := map[int64]bool{}
+	for end := time.Now().Add(10 * time.Second); len(seen) < 3; {
+		if time.Now().After(end) {
+			t.Fatalf("only %d responder processes started", len(seen))
+		}
+		if pid := e.child.pid.Load(); pid != 0 && !seen[pid] {
+			seen[pid] = true
+			_ = syscall.Kill(int(pid), syscall.SIGKILL)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for end := time.Now().Add(5 * time.Second); !strings.HasPrefix(e.Mode(), "userspace (in the daemon: responder process gave up: "); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("mode %q after a crash loop", e.Mode())
+		}
+	}
+	e.Stamp()
+	if !p.askUntil(t, 3*time.Second) {
+		t.Fatal("no answer from the daemon after giving up on the responder")
+	}
 	if u := e.user.lookup(Key{Node: 2, Link: 0}); u.Replied == 0 {
 		t.Fatalf("the daemon did not take over: %+v", u)
+	}
+	if n := e.child.starts.Load(); n != 3 {
+		t.Fatalf("%d responder processes started, want 3", n)
 	}
 }
 
@@ -166,7 +222,7 @@ func testDaemon(spec string) {
 		fmt.Printf("failed %v %v\n", err, e.Mode())
 		os.Exit(1)
 	}
-	fmt.Printf("ready %d\n", e.child.cmd.Process.Pid)
+	fmt.Printf("ready %d\n", e.child.pid.Load())
 	for {
 		e.Stamp()
 		time.Sleep(10 * time.Millisecond)

@@ -116,7 +116,11 @@ type Engine struct {
 	mu     sync.Mutex     // closed, and starting readers after Open
 	closed bool
 	mode   string
-	seq    uint32
+	// why the XDP path does not run, when the responder process does.
+	why []string
+	// childGone: the responder process was given up on (childExited).
+	childGone bool
+	seq       uint32
 	// probe's per-tick buffers, reused.
 	bufs     [][]byte
 	dsts     []netip.AddrPort
@@ -233,14 +237,15 @@ func (e *Engine) openChild(why []string) string {
 	c, err := startChild(e.cfg, e.conns, e.childExited)
 	switch {
 	case err == nil:
-		e.kernel, e.child = c, c
-		if len(why) > 0 {
-			return c.Mode()[:len(c.Mode())-1] + "; " + strings.Join(why, "; ") + ")"
-		}
-		return c.Mode()
+		e.kernel, e.child, e.why = c, c, why
+		return "" // Mode follows the process (restarts change its pid)
 	case hooked.Load():
 		why = append([]string{"in the daemon: responder process failed: " + err.Error()}, why...)
 	}
+	return userspaceMode(why)
+}
+
+func userspaceMode(why []string) string {
 	if len(why) == 0 {
 		return "userspace"
 	}
@@ -248,15 +253,17 @@ func (e *Engine) openChild(why []string) string {
 }
 
 // childExited falls back to answering in the daemon when the responder
-// process dies under a running engine: the records it left stay
-// readable and the readers' add to them.
+// process died under a running engine and could not be started again:
+// the records it left stay readable and the readers' add to them.
 func (e *Engine) childExited(err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		return
 	}
-	e.cfg.Log.WithError(err).Error("heartbeat: the responder process exited; answering in the daemon from now on")
+	e.cfg.Log.WithError(err).Error("heartbeat: the responder process exited and is not restarted; answering in the daemon from now on")
+	e.childGone = true
+	e.mode = userspaceMode(append([]string{"in the daemon: responder process gave up: " + err.Error()}, e.why...))
 	e.startReaders()
 }
 
@@ -267,8 +274,22 @@ func (e *Engine) startReaders() {
 	}
 }
 
-// Mode says which responder runs, for the one start-up log line.
-func (e *Engine) Mode() string { return e.mode }
+// Mode says which responder runs: for the start-up log line and
+// runtime.heartbeat.mode, which the daemon refreshes, since a restarted
+// responder process has a new pid and one that is given up on leaves
+// the answering to the daemon. Safe from any goroutine.
+func (e *Engine) Mode() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.child != nil && !e.childGone {
+		m := e.child.Mode()
+		if len(e.why) > 0 {
+			m = m[:len(m)-1] + "; " + strings.Join(e.why, "; ") + ")"
+		}
+		return m
+	}
+	return e.mode
+}
 
 // Kernel reports whether the XDP responder runs.
 func (e *Engine) Kernel() bool { return e.kernel != nil && e.child == nil }
@@ -285,7 +306,9 @@ func (e *Engine) Close() error {
 		// Before the sockets: the readers that childExited may have
 		// started are then all counted in wg.
 		e.child.Close()
+		e.mu.Lock()
 		e.kernel, e.child = nil, nil
+		e.mu.Unlock()
 	}
 	for _, c := range e.conns {
 		c.Close()
