@@ -391,11 +391,10 @@ func (c *Conn) Close() {
 }
 
 func (c *Conn) setFlowControl(level int32) {
-	if old := c.fc.Swap(level); old != level {
+	// libqb counts every change of the word, off included.
+	if c.fc.Swap(level) != level {
 		c.ctr.fcState.Store(level)
-		if old == 0 {
-			c.ctr.fcCount.Add(1)
-		}
+		c.ctr.fcCount.Add(1)
 	}
 	c.respMu.Lock()
 	if !c.released && c.req != nil {

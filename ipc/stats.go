@@ -13,7 +13,7 @@ type ConnStats struct {
 	InvalidRequest uint64 // malformed requests (bad size, unknown id, corrupt chunk)
 	Overload       uint64 // requests refused with CS_ERR_TRY_AGAIN
 	FlowControl    int32  // flow-control word as last switched (0 after a clear until it switches again)
-	FlowControlCnt uint64 // times flow control was switched on
+	FlowControlCnt uint64 // times the flow-control word changed, on and off (libqb's flow_control_count)
 	Queued         uint32 // events waiting for room in the event ring
 }
 
