@@ -21,6 +21,7 @@ type Node struct {
 	pauseStamp    time.Duration // when the pause timer was last due
 	pauseFlushAt  time.Duration // the instant whose messages are dropped
 	pauseFlushing bool
+	ticked        bool // Tick ran at least once
 
 	// Rings and membership.
 	ringID          wire.RingID
@@ -242,6 +243,7 @@ func (n *Node) Tick(now time.Duration) {
 	if now > n.now {
 		n.now = now
 	}
+	n.firstTick(n.now)
 	if n.stopped {
 		return
 	}

@@ -27,10 +27,21 @@ func (n *Node) startPauseTimer() {
 	n.arm(timerPause, n.cfg.Timing.pauseCheckEvery())
 }
 
-// pauseTimer runs when the timer was due at due.
+// pauseTimer runs when the timer was due at due. The stamp never goes
+// back (the first Tick or a flush may have set a later one).
 func (n *Node) pauseTimer(due time.Duration) {
-	n.pauseStamp = due
+	n.pauseStamp = max(n.pauseStamp, due)
 	n.arm(timerPause, n.cfg.Timing.pauseCheckEvery())
+}
+
+// firstTick stamps the time the caller's loop starts running the node:
+// what it did between New and then (opening sockets, starting helpers)
+// is no pause. Corosync stamps at initialization, for the same reason.
+func (n *Node) firstTick(now time.Duration) {
+	if !n.ticked {
+		n.ticked = true
+		n.pauseStamp = max(n.pauseStamp, now)
+	}
 }
 
 // pauseFlush reports whether a message must be dropped: it came during a

@@ -87,3 +87,18 @@ func TestProcessPauseFlushesMembershipMessages(t *testing.T) {
 		t.Fatalf("after the flush: joins %d (want %d), notices %q", n.Stats().MembJoinRx, rx+1, pauses())
 	}
 }
+
+// What the caller does between New and its first Tick (open sockets,
+// start the heartbeat responder) is not a pause, however long it takes.
+func TestNoPauseBeforeTheFirstTick(t *testing.T) {
+	n, err := New(Config{NodeID: 1, Nodes: []uint32{1, 2, 3}, Timing: DefaultTiming(3)}, &MemRingSeqStore{Seq: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := 2 * n.cfg.Timing.Token
+	n.Tick(now)
+	n.Step(2, &wire.Join{Header: wire.Header{Type: wire.TypeJoin, NodeID: 2}, SystemFrom: 2, RingSeq: 8, ProcList: []uint32{1, 2}})
+	if st := n.Stats(); st.MembJoinRx != 1 || st.PauseFlushes != 0 {
+		t.Fatalf("start-up taken for a pause: %+v, notices %q", st, n.Ready().Notices)
+	}
+}

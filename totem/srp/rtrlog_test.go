@@ -19,7 +19,7 @@ import (
 func TestRetransmitListIsLogged(t *testing.T) {
 	s := sim.New(1, []uint32{1, 2, 3}, sim.SimTiming(3))
 	sent := map[uint32]bool{} // seqs of node 1's multicasts
-	var lines []string       // "debug:..." / "notice:..." of all nodes, in order
+	var lines []string        // "debug:..." / "notice:..." of all nodes, in order
 	s.Observe = func(id uint32, rd srp.Ready) {
 		for _, d := range rd.Debug {
 			lines = append(lines, "debug:"+d)
