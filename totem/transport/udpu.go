@@ -26,6 +26,8 @@ type UDPUConfig struct {
 	RecvBuffer int
 	// ReadSize is the per-datagram read buffer (default 65535, which never
 	// truncates over IPv4). Longer datagrams are dropped and counted.
+	// UDP_GRO is only turned on with the default, which holds any
+	// coalesced read, and with RecvBatch above 1.
 	ReadSize int
 	// SendBatch 1 sends one datagram per system call; any other value
 	// lets one sendmmsg carry a whole batch (up to UIO_MAXIOV). Batching
