@@ -27,8 +27,11 @@ type figure struct {
 // client and, when libcpg-dev is installed, the libcpg C client — on host
 // 1 of 3- and 16-node network-namespace clusters, against ringfenced and
 // against Debian's corosync with the same corosync.conf (udpu, token
-// 1000), and prints a table with the ratios. RINGFENCE_BENCH_SIZES picks
-// the cluster sizes, RINGFENCE_CPGBENCH_DURATION the time per message size.
+// 1000), and against corosync on its default transport, knet (the same
+// file with transport: knet, crypto off as in the others), and prints a
+// table with the ratios. RINGFENCE_BENCH_SIZES picks the cluster sizes,
+// RINGFENCE_CPGBENCH_DURATION the time per message size,
+// RINGFENCE_BENCH_KNET=0 leaves knet out.
 func TestCPGBenchFigures(t *testing.T) {
 	if os.Getenv("RINGFENCE_BENCH") != "1" {
 		t.Skip("set RINGFENCE_BENCH=1 to run the CPG throughput figures")
@@ -67,9 +70,12 @@ func TestCPGBenchFigures(t *testing.T) {
 	} else {
 		t.Log("libcpg-dev not installed: measuring the Go client only")
 	}
-	daemons := [][2]string{{"ringfenced", rf}}
+	daemons := []benchDaemon{{name: "ringfenced", bin: rf, transport: "udpu"}}
 	if _, err := exec.LookPath("corosync"); err == nil {
-		daemons = append(daemons, [2]string{"corosync", "corosync"})
+		daemons = append(daemons, benchDaemon{name: "corosync", bin: "corosync", transport: "udpu"})
+		if os.Getenv("RINGFENCE_BENCH_KNET") != "0" {
+			daemons = append(daemons, benchDaemon{name: "knet", bin: "corosync", transport: "knet"})
+		}
 	} else {
 		t.Log("corosync not installed: no ratios")
 	}
@@ -88,20 +94,24 @@ func TestCPGBenchFigures(t *testing.T) {
 	for _, n := range nodeCounts {
 		c := netns.NewCluster(t, n, netns.Options{})
 		for _, d := range daemons {
-			figs = append(figs, measureDaemon(t, c, d[0], d[1], clients)...)
+			figs = append(figs, measureDaemon(t, c, d, clients)...)
 		}
 		c.Close()
 	}
 	t.Log("\n" + table(figs, daemons, inflight))
 }
 
+// benchDaemon is one column of the table: a daemon on a transport.
+type benchDaemon struct{ name, bin, transport string }
+
 // measureDaemon starts daemon on every host, runs each client on host 1
 // and stops the ring again.
-func measureDaemon(t *testing.T, c *netns.Cluster, name, bin string, clients map[string][]string) []figure {
+func measureDaemon(t *testing.T, c *netns.Cluster, d benchDaemon, clients map[string][]string) []figure {
 	t.Helper()
+	name := d.name
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	_, procs, _, err := c.StartRing(ctx, netns.CorosyncOptions{Daemon: []string{bin}})
+	_, procs, _, err := c.StartRing(ctx, netns.CorosyncOptions{Daemon: []string{d.bin}, Transport: d.transport})
 	if err != nil {
 		t.Fatalf("%s on %d nodes: %v", name, len(c.Hosts), err)
 	}
@@ -152,8 +162,9 @@ func stopAll(procs []*netns.Proc) {
 }
 
 // table renders one row per cluster size, client and message size with
-// ringfenced's and corosync's figures and their ratio.
-func table(figs []figure, daemons [][2]string, inflight int) string {
+// ringfenced's, corosync udpu's and (when measured) corosync knet's
+// figures, the ratio to udpu and the ratio to the better of the two.
+func table(figs []figure, daemons []benchDaemon, inflight int) string {
 	find := func(d, cl string, n, size int) (Result, bool) {
 		for _, f := range figs {
 			if f.daemon == d && f.client == cl && f.nodes == n && f.res.Size == size {
@@ -163,23 +174,30 @@ func table(figs []figure, daemons [][2]string, inflight int) string {
 		return Result{}, false
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "CPG throughput, one sender, %d in flight, udpu, token 1000 (ratio = ringfenced / corosync msg/s)\n", inflight)
-	fmt.Fprintf(&b, "%-5s %-7s %-6s | %-29s | %-29s | %s\n", "nodes", "client", "size", "ringfenced msg/s MB/s p50/p99", "corosync msg/s MB/s p50/p99", "ratio")
+	fmt.Fprintf(&b, "CPG throughput, one sender, %d in flight, token 1000 (ratios: ringfenced msg/s / corosync udpu, / the better of corosync udpu and knet)\n", inflight)
+	fmt.Fprintf(&b, "%-5s %-7s %-6s | %-29s | %-29s | %-29s | %-5s %s\n", "nodes", "client", "size", "ringfenced msg/s MB/s p50/p99", "corosync udpu", "corosync knet", "udpu", "best")
+	cell := func(r Result) string {
+		return fmt.Sprintf("%7.0f %6.2f %5.1f/%5.1fms", r.MsgsPerSec(), r.MBPerSec(), ms(r.P50), ms(r.P99))
+	}
 	for _, f := range figs {
 		if f.daemon != "ringfenced" {
 			continue
 		}
-		cell := func(r Result) string {
-			return fmt.Sprintf("%7.0f %6.2f %5.1f/%5.1fms", r.MsgsPerSec(), r.MBPerSec(), ms(r.P50), ms(r.P99))
-		}
-		cs, ratio := "-", "-"
+		us, ks, ratio, best := "-", "-", "-", "-"
+		bestRate := 0.0
 		if r, ok := find("corosync", f.client, f.nodes, f.res.Size); ok {
-			cs = cell(r)
+			us, bestRate = cell(r), r.MsgsPerSec()
 			if r.MsgsPerSec() > 0 {
 				ratio = fmt.Sprintf("%.2f", f.res.MsgsPerSec()/r.MsgsPerSec())
 			}
 		}
-		fmt.Fprintf(&b, "%-5d %-7s %-6d | %-29s | %-29s | %s\n", f.nodes, f.client, f.res.Size, cell(f.res), cs, ratio)
+		if r, ok := find("knet", f.client, f.nodes, f.res.Size); ok {
+			ks, bestRate = cell(r), max(bestRate, r.MsgsPerSec())
+		}
+		if bestRate > 0 {
+			best = fmt.Sprintf("%.2f", f.res.MsgsPerSec()/bestRate)
+		}
+		fmt.Fprintf(&b, "%-5d %-7s %-6d | %-29s | %-29s | %-29s | %-5s %s\n", f.nodes, f.client, f.res.Size, cell(f.res), us, ks, ratio, best)
 	}
 	return b.String()
 }
