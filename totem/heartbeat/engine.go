@@ -113,7 +113,7 @@ type Engine struct {
 	// (child.go); the daemon then reads nothing from its sockets.
 	child  *childPath
 	krecs  map[Key]Record // the kernel's records, read once per Tick
-	mu     sync.Mutex     // closed, and starting readers after Open
+	mu     sync.Mutex     // closed, mode, why, childGone, child; starting readers after Open
 	closed bool
 	mode   string
 	// why the XDP path does not run, when the responder process does.
@@ -222,7 +222,11 @@ func Open(cfg Config) (*Engine, error) {
 		}
 	}
 	if e.kernel == nil {
+		// Under mu: a responder that dies at once has its supervisor
+		// call childExited, which must see what openChild set.
+		e.mu.Lock()
 		e.mode = e.openChild(why)
+		e.mu.Unlock()
 	}
 	if e.child == nil {
 		e.startReaders()
