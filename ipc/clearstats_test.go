@@ -61,6 +61,9 @@ func TestClearStats(t *testing.T) {
 	if _, err := c.SendRecv(request(0, []byte("hi")), 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	// The server counts a response once it is in the ring, which the
+	// client may read first.
+	waitFor(t, func() bool { return conn.Stats().Responses >= 1 })
 	if st := conn.Stats(); st.Requests != 1 || st.Responses != 1 {
 		t.Fatalf("after one more request: %+v", st)
 	}
