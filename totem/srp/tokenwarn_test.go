@@ -144,22 +144,7 @@ func TestTokenWarningValidated(t *testing.T) {
 func TestTokenTimesOnARing(t *testing.T) {
 	b := srp.BaseTiming{Token: time.Second, TokenCoefficientSet: true}
 	s := sim.New(1, []uint32{1, 2}, srp.TimingFromConfig(b, 2))
-	for _, id := range []uint32{1, 2} {
-		if err := s.Start(id); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.RunFor(3 * time.Second); err != nil || !s.Converged() {
-		t.Fatalf("ring did not form (%v):\n%s", err, s.Describe())
-	}
-	for i := range 300 {
-		if err := s.Broadcast(1, fmt.Sprint("m", i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.RunFor(200 * time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
+	busyTwoNodeRing(t, s)
 	tt := s.Node(1).TokenTimes()
 	if tt.Tokens != 98 || tt.Rotation <= 0 || tt.Rotation > b.Token || tt.Backlog == 0 || tt.SinceLast >= b.Token {
 		t.Fatalf("busy ring: %+v", tt)
@@ -191,6 +176,28 @@ func TestTokenHoldEndsWhenTheCallerSentIt(t *testing.T) {
 			s.Node(1).TokenSent(s.Now()+time.Millisecond, s.Now()+4*time.Millisecond)
 		}
 	}
+	busyTwoNodeRing(t, s)
+	tt := s.Node(1).TokenTimes()
+	if tt.Tokens == 0 || tt.Hold != 3*time.Millisecond {
+		t.Fatalf("%d visits: %+v, want a hold of 3ms", visits, tt)
+	}
+	// Without TokenSent a visit takes no time on srp's own clock: once
+	// the log (100 visits) holds only such visits, the mean is 0.
+	report, visits = false, 0
+	for visits <= 100 && s.Now() < time.Minute {
+		if err := s.RunFor(100 * time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if tt := s.Node(1).TokenTimes(); tt.Tokens == 0 || tt.Hold != 0 {
+		t.Fatalf("after %d visits not reported sent: %+v", visits, tt)
+	}
+}
+
+// busyTwoNodeRing forms the ring of nodes 1 and 2 and keeps node 1
+// sending 300 messages for 200 ms.
+func busyTwoNodeRing(t *testing.T, s *sim.Sim) {
+	t.Helper()
 	for _, id := range []uint32{1, 2} {
 		if err := s.Start(id); err != nil {
 			t.Fatal(err)
@@ -206,20 +213,5 @@ func TestTokenHoldEndsWhenTheCallerSentIt(t *testing.T) {
 	}
 	if err := s.RunFor(200 * time.Millisecond); err != nil {
 		t.Fatal(err)
-	}
-	tt := s.Node(1).TokenTimes()
-	if tt.Tokens == 0 || tt.Hold != 3*time.Millisecond {
-		t.Fatalf("%d visits: %+v, want a hold of 3ms", visits, tt)
-	}
-	// Without TokenSent a visit takes no time on srp's own clock: once
-	// the log (100 visits) holds only such visits, the mean is 0.
-	report, visits = false, 0
-	for visits <= 100 && s.Now() < time.Minute {
-		if err := s.RunFor(100 * time.Millisecond); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if tt := s.Node(1).TokenTimes(); tt.Tokens == 0 || tt.Hold != 0 {
-		t.Fatalf("after %d visits not reported sent: %+v", visits, tt)
 	}
 }
