@@ -20,11 +20,17 @@ import (
 // included, passed every sync barrier). It skips without corosync.
 func startMixed(t *testing.T, corosyncHosts ...int) (c *netns.Cluster, conf string, daemons [][]string, procs []*netns.Proc) {
 	t.Helper()
+	return startMixedN(t, 3, corosyncHosts...)
+}
+
+// startMixedN is startMixed with n hosts.
+func startMixedN(t *testing.T, n int, corosyncHosts ...int) (c *netns.Cluster, conf string, daemons [][]string, procs []*netns.Proc) {
+	t.Helper()
 	needCmapctl(t)
 	if _, err := osexec.LookPath("corosync"); err != nil {
 		t.Skip("needs corosync (Debian package corosync)")
 	}
-	c = netns.NewCluster(t, 3, netns.Options{})
+	c = netns.NewCluster(t, n, netns.Options{})
 	bin := daemonBinary(t)
 	conf, err := c.WriteCorosyncConf(netns.CorosyncOptions{Token: 1000})
 	if err != nil {
@@ -43,7 +49,7 @@ func startMixed(t *testing.T, corosyncHosts ...int) (c *netns.Cluster, conf stri
 		daemons, procs = append(daemons, d), append(procs, p)
 	}
 	for i, h := range c.Hosts {
-		t.Logf("%s node %d lists all three after %v", filepath.Base(daemons[i][0]), h.Index, waitHost(t, h, start, []uint32{1, 2, 3}, 60*time.Second))
+		t.Logf("%s node %d lists all %d after %v", filepath.Base(daemons[i][0]), h.Index, n, waitHost(t, h, start, netns.Indices(c.Hosts...), 90*time.Second))
 	}
 	for _, p := range procs {
 		waitSyncAfterLastMembership(t, p, 10*time.Second)
@@ -130,5 +136,57 @@ func crashAndRestart(t *testing.T, c *netns.Cluster, conf string, daemons [][]st
 	t.Logf("%s node %d back on every node after %v", kind, victim, time.Since(start))
 	for _, p := range procs {
 		waitSyncAfterLastMembership(t, p, 10*time.Second)
+	}
+}
+
+// TestNetnsMixedHeartbeatAcrossCorosyncNodes: ringfenced nodes 1 and 5 in
+// a 9-node ring whose other members are Corosync 3.1.7, so that every
+// nodelist neighbour of node 5 within three places runs Corosync. Node 5
+// is killed and its link cut: node 1 must still report it through the
+// heartbeat (the two watch each other once discovery found that the
+// Corosync nodes do not answer), and the Corosync nodes must take the
+// failure from node 1's join, never waiting for the token (5.55 s at 9
+// nodes) to time out.
+func TestNetnsMixedHeartbeatAcrossCorosyncNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts 9 daemons in network namespaces")
+	}
+	c, _, daemons, procs := startMixedN(t, 9, 2, 3, 4, 6, 7, 8, 9)
+	time.Sleep(2 * time.Second) // discovery is over: 10 probe intervals
+	var rest []uint32
+	for _, h := range c.Hosts {
+		if h.Index != 5 {
+			rest = append(rest, uint32(h.Index))
+		}
+	}
+	// Only what the daemons log from the kill on counts: a Corosync node
+	// may have lost a token while the nine started.
+	before := make([]int, len(procs))
+	for i, p := range procs {
+		before[i] = len(readLog(t, p))
+	}
+	since := func(i int) string { return readLog(t, procs[i])[before[i]:] }
+	start := time.Now()
+	if err := procs[4].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Hosts[4].Cut(); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range c.Hosts {
+		if h.Index != 5 {
+			t.Logf("%s node %d lists the other 8 after %v", filepath.Base(daemons[h.Index-1][0]), h.Index, waitHost(t, h, start, rest, 60*time.Second))
+		}
+	}
+	if log := since(0); !strings.Contains(log, "node 5 is unreachable on every link (heartbeat)") {
+		t.Errorf("ringfenced node 1 did not report node 5 through the heartbeat:\n%s", log)
+	}
+	for i, d := range daemons {
+		if filepath.Base(d[0]) != "corosync" {
+			continue
+		}
+		if log := since(i); strings.Contains(log, "token timed out") {
+			t.Errorf("corosync node %d waited for the token instead of taking node 1's report:\n%s", i+1, log)
+		}
 	}
 }

@@ -94,6 +94,8 @@ type Node struct {
 	pid    *PidFile
 	// srpBase is where srp's counters stood at the last stats clear.
 	srpBase srp.Stats
+	// ext holds the counters Corosync has no key for (extstats.go).
+	ext extCounters
 	// Token averages and multicast failures for stats.srp (srpstats.go).
 	tokenMeans    tokenMeans
 	tokenRxAt     time.Duration // when the token being handled arrived
@@ -508,7 +510,7 @@ func (n *Node) settle() {
 func (n *Node) receive(dg transport.Datagram) {
 	m, err := n.decode(dg.Data)
 	if err != nil {
-		n.log.WithField("subsys", SubsysTotem).WithError(err).Debugf("dropping undecodable datagram from %s", dg.From)
+		n.undecodable(dg, err)
 		return
 	}
 	from := dg.FromNode
@@ -952,4 +954,5 @@ func (n *Node) publishStats() {
 		cmapsvc.PublishIPCStats(n.stats, n.ipcSrv)
 	}
 	_ = n.engine.PublishStats(n.store)
+	n.publishExtStats()
 }

@@ -11,11 +11,13 @@ import (
 // srp's own counters keep running, so the node remembers where they
 // stood and publishes the difference. knet has nothing to clear here.
 // "ipc" and "all" zero the IPC server's counters, "schedmiss" and "all"
-// forget the scheduling misses.
+// forget the scheduling misses. Our own stats.ringfence counters restart
+// with "totem" and "all".
 func (n *Node) clearStats(what string) {
 	if what == "totem" || what == "all" {
 		n.srpBase = n.srp.Stats()
 		n.clearTotemHealth()
+		n.clearExtStats()
 	}
 	if (what == "ipc" || what == "all") && n.ipcSrv != nil {
 		n.ipcSrv.ClearStats()

@@ -141,6 +141,7 @@ var knownGaps = map[string]string{
 var knownExtra = map[string]string{
 	"stats.srp.failed_to_recv": "srp's receive-failure counter, published beside Corosync's",
 	"runtime.heartbeat.":       "ringfenced's heartbeat extension (ringfence { heartbeat }), no Corosync counterpart",
+	"stats.ringfence.":         "ringfenced's transport, srp and bad-input counters that Corosync does not keep",
 }
 
 func gapReason(key string, gaps map[string]string) (string, bool) {

@@ -39,7 +39,10 @@
 // each node is watched by its Watchers (3) predecessors on the nodeid
 // circle and watches its 3 successors, since one report suffices (srp's
 // join carries it to every survivor) and probing every pair costs
-// n(n-1)/2 probes per interval. While a membership change is under way
+// n(n-1)/2 probes per interval. The circle holds the peers that run the
+// heartbeat: one that stays silent through the first probes (Corosync in
+// a mixed ring) leaves it, so a ringfenced node between Corosync nodes is
+// still watched by the nearest ringfenced ones. While a membership change is under way
 // (Engine.SetWide) every peer is probed and judged, so that after a
 // partition every lost node reaches the failed list within the miss
 // window. Each watched pair has one prober: the answers are its evidence,

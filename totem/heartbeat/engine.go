@@ -129,6 +129,8 @@ type Engine struct {
 	wg       sync.WaitGroup
 	peers    map[uint32]*peerState
 	order    []uint32
+	// circle[i]: order[i] was on the circle at the last assign.
+	circle []bool
 	// handled counts datagrams the readers finished with.
 	handled     atomic.Uint64
 	kernelStamp atomic.Uint64
@@ -405,10 +407,18 @@ func (e *Engine) Tick() (unreachable []uint32) {
 			e.cfg.Log.WithError(err).Warn("heartbeat: cannot read the kernel's records")
 		}
 	}
-	for _, id := range e.order {
-		if e.evaluate(id, e.peers[id], now) {
+	circle := false
+	for i, id := range e.order {
+		ps := e.peers[id]
+		if e.evaluate(id, ps, now) {
 			unreachable = append(unreachable, id)
 		}
+		if on := ps.onCircle(); on != e.circle[i] {
+			e.circle[i], circle = on, true
+		}
+	}
+	if circle {
+		e.assign()
 	}
 	e.probe(now)
 	return unreachable
@@ -475,21 +485,55 @@ func (e *Engine) Unreachable(id uint32) bool {
 	return ps != nil && ps.down.Load()
 }
 
+// onCircle: the peer runs the heartbeat, or may still turn out to (its
+// discovery probes are not all out). A peer that stayed silent through
+// discovery (Corosync in a mixed ring, or a node that was down) leaves
+// the circle, so that its neighbours watch the nearest ringfenced nodes
+// instead of nobody; it comes back the moment it answers or probes.
+func (ps *peerState) onCircle() bool {
+	if ps.ringfenced {
+		return true
+	}
+	for _, ls := range ps.links {
+		if ls.sent < discoverProbes {
+			return true
+		}
+	}
+	return false
+}
+
 // assign picks the peers this node watches and probes every interval,
-// with the members in nodeid order on a circle. Up to 2*Watchers+1
-// members every pair is watched and each node probes the next half, so
-// every pair has one prober. In larger rings each node probes its
-// Watchers successors and watches them and its Watchers predecessors
-// (who probe it). Every node computes the same circle from the nodelist,
-// so both sides of a pair agree without asking each other.
+// with this node and the peers on the circle (onCircle) in nodeid order.
+// Up to 2*Watchers+1 of them every pair is watched and each node probes
+// the next half, so every pair has one prober. In larger rings each node
+// probes its Watchers successors and watches them and its Watchers
+// predecessors (who probe it). Every node computes the same circle from
+// the nodelist and what discovery found, so once discovery is over both
+// sides of a pair agree without asking each other; until then a pair
+// the two sides see differently is still covered, since a side whose
+// evidence stops probes itself. Tick calls it again when the circle
+// changes.
 func (e *Engine) assign() {
-	all := slices.Sorted(slices.Values(append(slices.Clone(e.order), e.cfg.NodeID)))
+	all := []uint32{e.cfg.NodeID}
+	for _, id := range e.order {
+		if e.peers[id].onCircle() {
+			all = append(all, id)
+		}
+	}
+	slices.Sort(all)
 	n := len(all)
 	self := slices.Index(all, e.cfg.NodeID)
+	e.circle = e.circle[:0]
 	for i, id := range e.order {
 		ps := e.peers[id]
-		d := (slices.Index(all, id) - self + n) % n
 		ps.slot = i % slowEvery
+		at := slices.Index(all, id)
+		e.circle = append(e.circle, at >= 0)
+		if at < 0 {
+			ps.assigned, ps.watched = false, false
+			continue
+		}
+		d := (at - self + n) % n
 		if n-1 <= 2*Watchers {
 			ps.watched = true
 			ps.assigned = d <= (n-1)/2 || (n%2 == 0 && d == n/2 && e.cfg.NodeID < id)

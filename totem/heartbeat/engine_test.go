@@ -21,13 +21,19 @@ type cluster struct {
 func addrOf(id uint32) netip.Addr { return netip.AddrFrom4([4]byte{198, 18, 0, byte(id)}) }
 
 func newCluster(t *testing.T, ids []uint32, grace time.Duration) *cluster {
+	return newMixedCluster(t, ids, ids, grace)
+}
+
+// newMixedCluster is a nodelist of all whose members in run start an
+// engine; the others are Corosync nodes, which never answer.
+func newMixedCluster(t *testing.T, all, run []uint32, grace time.Duration) *cluster {
 	c := &cluster{t: t, net: NewMemNet(), eng: map[uint32]*Engine{}, addrs: map[uint32]netip.Addr{}}
 	c.clock.Store(uint64(time.Hour))
 	var peers []Peer
-	for _, id := range ids {
+	for _, id := range all {
 		peers = append(peers, Peer{NodeID: id, Addr: addrOf(id)})
 	}
-	for _, id := range ids {
+	for _, id := range run {
 		e, err := Open(Config{NodeID: id, Port: 5407, NoBPF: true, Grace: grace,
 			Links:  []LinkConfig{{Number: 0, Local: addrOf(id), Peers: peers}},
 			Listen: c.net.Listen, Now: c.clock.Load})
@@ -350,5 +356,64 @@ func TestEngineDiscoversEveryPeerAtStart(t *testing.T) {
 	}
 	if !slices.Equal(wide, []uint32{12}) {
 		t.Fatalf("node 6 in wide mode reported %v, want [12]", wide)
+	}
+}
+
+// In a mixed ring the watch circle holds the ringfenced nodes only: here
+// each of them has three Corosync nodes on either side in the nodelist,
+// so on the nodelist's circle nobody would watch it. Once discovery is
+// over they watch each other, a cut one is reported without wide mode,
+// and the Corosync nodes get only the slow probes.
+func TestEngineMixedRingWatchesRingfencedNeighbours(t *testing.T) {
+	var all []uint32
+	for id := uint32(1); id <= 15; id++ {
+		all = append(all, id)
+	}
+	run := []uint32{1, 6, 11}
+	c := newMixedCluster(t, all, run, time.Second)
+	for range discoverProbes + 2 {
+		if got := c.step(run...); len(got) > 0 {
+			t.Fatalf("discovery reported %v", got)
+		}
+	}
+	for _, a := range run {
+		for _, b := range run {
+			if a != b && !c.eng[a].peers[b].watched {
+				t.Fatalf("ringfenced node %d does not watch ringfenced node %d after discovery", a, b)
+			}
+		}
+		for _, id := range all {
+			if ps := c.eng[a].peers[id]; ps != nil && !slices.Contains(run, id) && (ps.watched || ps.assigned) {
+				t.Fatalf("node %d watches Corosync node %d (assigned %v)", a, id, ps.assigned)
+			}
+		}
+	}
+	sentTo := func(from, to uint32) uint64 {
+		for _, l := range c.eng[from].Links() {
+			if l.Node == to {
+				return l.Sent
+			}
+		}
+		t.Fatalf("node %d has no link to %d", from, to)
+		return 0
+	}
+	before := sentTo(1, 3)
+	for range slowEvery {
+		c.step(run...)
+	}
+	if n := sentTo(1, 3) - before; n > 1 {
+		t.Fatalf("%d probes to Corosync node 3 in %d intervals, want the slow probe only", n, slowEvery)
+	}
+	c.net.Cut(addrOf(6))
+	got := map[uint32][]uint32{}
+	for i := 0; i <= DefaultMisses+2; i++ {
+		for id, r := range c.step(1, 11) {
+			got[id] = r
+		}
+	}
+	for _, id := range []uint32{1, 11} {
+		if !slices.Equal(got[id], []uint32{6}) {
+			t.Fatalf("node %d reported %v after node 6 was cut, want [6]", id, got[id])
+		}
 	}
 }
