@@ -516,6 +516,8 @@ func (n *Node) receive(dg transport.Datagram) {
 	from := dg.FromNode
 	if from == 0 {
 		from = m.Hdr().NodeID
+	} else if n.hb != nil {
+		n.hb.eng.Heard(from) // evidence of life the probes may lack
 	}
 	if m == wire.Message(&n.rxToken) {
 		n.tokenRxAt = n.now()

@@ -38,21 +38,25 @@
 // probe intervals. Up to 7 members every pair is watched; in larger rings
 // each node is watched by its Watchers (3) predecessors on the nodeid
 // circle and watches its 3 successors, since one report suffices (srp's
-// join carries it to every survivor) and probing every pair costs
-// n(n-1)/2 probes per interval. The circle holds the peers that run the
-// heartbeat: one that stays silent through the first probes (Corosync in
-// a mixed ring) leaves it, so a ringfenced node between Corosync nodes is
-// still watched by the nearest ringfenced ones. While a membership change is under way
-// (Engine.SetWide) every peer is probed and judged, so that after a
-// partition every lost node reaches the failed list within the miss
-// window. Each watched pair has one prober: the answers are its evidence,
-// the probes the other side's, and a side whose evidence stops probes at
-// once itself, so a stalled prober whose kernel still answers is not
-// taken for dead. A node
-// whose own stamp is stale sends no probes. Peers that never answered or
-// probed (not ringfenced, e.g. Corosync in a mixed ring) are never
-// reported. Per peer and link it keeps RTT, loss and last-seen figures
-// (Engine.Links) for `ringfence netmon` and cmap.
+// join carries it to every survivor) and probing every pair costs n(n-1)/2
+// probes per interval. The circle holds the peers that run the heartbeat:
+// one that stays silent through the first probes (Corosync in a mixed
+// ring) leaves it, so a ringfenced node between Corosync nodes is still
+// watched by the nearest ringfenced ones. While a membership change is
+// under way (Engine.SetWide) every peer is probed and judged, so that
+// after a partition every lost node reaches the failed list within the
+// miss window. Each watched pair has one prober: the answers are its
+// evidence, the probes the other side's, and a side whose evidence stops
+// probes at once itself, so a stalled prober whose kernel still answers is
+// not taken for dead. A node whose own stamp is stale sends no probes.
+// Peers that never answered or probed (not ringfenced, e.g. Corosync in a
+// mixed ring) are never reported. Totem traffic overrules the probes: a
+// peer whose datagrams reach the daemon (Engine.Heard) within the last
+// Misses-1 intervals is not reported, so a node restarted within the miss
+// window is not thrown out again and a blocked heartbeat port (warned
+// about) does not break a healthy ring. Per peer and link it keeps RTT,
+// loss and last-seen figures (Engine.Links) for `ringfence netmon` and
+// cmap.
 //
 // Wire format (UDP payload, 28 bytes, big endian):
 //

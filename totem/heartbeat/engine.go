@@ -153,6 +153,15 @@ type peerState struct {
 	// down mirrors unreachable for other goroutines (Unreachable).
 	down  atomic.Bool
 	links map[uint32]*linkState
+	// heard counts the peer's totem datagrams (Heard, from the daemon's
+	// receive path); heardSeen is its value at the last evaluation and
+	// quietTicks the evaluations since it last moved.
+	heard      atomic.Uint64
+	heardSeen  uint64
+	quietTicks int
+	// vetoed counts evaluations in a row where the probes said
+	// unreachable and the totem traffic said otherwise.
+	vetoed int
 }
 
 type linkState struct {
@@ -434,6 +443,11 @@ func (e *Engine) Tick() (unreachable []uint32) {
 func (e *Engine) SetWide(on bool) { e.wide.Store(on) }
 
 func (e *Engine) evaluate(id uint32, ps *peerState, now uint64) bool {
+	if h := ps.heard.Load(); h != ps.heardSeen {
+		ps.heardSeen, ps.quietTicks = h, 0
+	} else {
+		ps.quietTicks++
+	}
 	down := 0
 	judged := ps.watched || ps.unreachable || e.wide.Load()
 	for link, ls := range ps.links {
@@ -462,6 +476,7 @@ func (e *Engine) evaluate(id uint32, ps *peerState, now uint64) bool {
 		return false
 	}
 	if down < len(ps.links) {
+		ps.vetoed = 0
 		if ps.unreachable {
 			ps.unreachable = false
 			ps.down.Store(false)
@@ -472,9 +487,38 @@ func (e *Engine) evaluate(id uint32, ps *peerState, now uint64) bool {
 	if ps.unreachable {
 		return false
 	}
+	if ps.quietTicks < e.cfg.Misses-1 {
+		// Its totem messages still arrive: the daemon runs and the
+		// path works, whatever the probes say. A node restarted within
+		// the miss window (its join comes before its first answer) is
+		// not thrown out again, and a blocked heartbeat port does not
+		// break a healthy ring. A peer that really died went quiet on
+		// both at once, and Misses-1 intervals of quiet never delay
+		// its report.
+		ps.vetoed++
+		if ps.vetoed == vetoWarnAfter {
+			e.cfg.Log.Warnf("heartbeat: node %d has answered no probe on port %d for %v, yet its totem messages arrive; "+
+				"not reporting it (is the heartbeat port blocked between the nodes?)", id, e.cfg.Port, time.Duration(ps.vetoed+e.cfg.Misses)*e.cfg.Interval)
+		}
+		return false
+	}
 	ps.unreachable = true
 	ps.down.Store(true)
 	return true
+}
+
+// vetoWarnAfter: evaluations in a row that the totem traffic overruled
+// before the engine says so. A restart overrules a few; a firewall that
+// drops the probes overrules them all.
+const vetoWarnAfter = 20
+
+// Heard tells the engine that a totem datagram came from peer id: the
+// daemon's receive path calls it for every datagram with a known sender.
+// Safe from any goroutine; an unknown id is ignored.
+func (e *Engine) Heard(id uint32) {
+	if ps := e.peers[id]; ps != nil {
+		ps.heard.Add(1)
+	}
 }
 
 // Unreachable reports whether peer id is still unreachable on every link

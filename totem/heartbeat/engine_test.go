@@ -4,9 +4,13 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
 )
 
 // cluster is n userspace engines on a MemNet with one virtual clock.
@@ -415,5 +419,79 @@ func TestEngineMixedRingWatchesRingfencedNeighbours(t *testing.T) {
 		if !slices.Equal(got[id], []uint32{6}) {
 			t.Fatalf("node %d reported %v after node 6 was cut, want [6]", id, got[id])
 		}
+	}
+}
+
+// Totem traffic overrules silent probes: while node 3's datagrams keep
+// reaching nodes 1 and 2 (Heard), its silence on the heartbeat port is
+// not reported, and after a while it is warned about; once the traffic
+// stops too, the report follows Misses-1 intervals later. A node that
+// dies goes quiet on both at once, and is reported exactly as soon as
+// without the traffic (TestEngineReportsCutPeerAfterMisses: Misses+1
+// steps after the cut).
+func TestEngineTotemTrafficOverrulesProbes(t *testing.T) {
+	ids := []uint32{1, 2, 3}
+	c := newCluster(t, ids, time.Second)
+	logger, hook := logtest.NewNullLogger()
+	c.eng[1].cfg.Log = logrus.NewEntry(logger)
+	heard := func() {
+		c.eng[1].Heard(3)
+		c.eng[2].Heard(3)
+	}
+	for range 5 {
+		heard()
+		if got := c.step(ids...); len(got) > 0 {
+			t.Fatalf("healthy step reported %v", got)
+		}
+	}
+	c.net.Cut(addrOf(3)) // the probes only: totem still flows
+	for i := range vetoWarnAfter + DefaultMisses + 2 {
+		heard()
+		if got := c.step(1, 2); len(got) > 0 {
+			t.Fatalf("step %d: reported %v while node 3's totem traffic arrives", i, got)
+		}
+	}
+	warned := 0
+	for _, e := range hook.AllEntries() {
+		if e.Level == logrus.WarnLevel && strings.Contains(e.Message, "node 3 has answered no probe on port 5407") {
+			warned++
+		}
+	}
+	if warned != 1 {
+		t.Fatalf("%d warnings about the blocked port, want 1: %v", warned, hook.AllEntries())
+	}
+	for i := 1; i <= DefaultMisses; i++ {
+		got := c.step(1, 2)
+		if len(got) == 0 {
+			continue
+		}
+		if i != DefaultMisses-1 || !slices.Equal(got[1], []uint32{3}) || !slices.Equal(got[2], []uint32{3}) {
+			t.Fatalf("step %d after the traffic stopped: reported %v, want [3] from nodes 1 and 2 at step %d", i, got, DefaultMisses-1)
+		}
+		break
+	}
+	if !c.eng[1].Unreachable(3) {
+		t.Fatal("node 3 not reported once its totem traffic stopped")
+	}
+
+	// Heal, then a death: the last datagram arrives just before the cut.
+	c.net.Heal(addrOf(3))
+	for range 3 {
+		heard()
+		c.step(ids...)
+	}
+	if c.eng[1].Unreachable(3) {
+		t.Fatal("healed node 3 still unreachable")
+	}
+	heard()
+	c.net.Cut(addrOf(3))
+	when := 0
+	for i := 1; i <= DefaultMisses+2 && when == 0; i++ {
+		if r := c.step(1, 2)[1]; r != nil {
+			when = i
+		}
+	}
+	if when != DefaultMisses+1 {
+		t.Fatalf("a dead node with traffic up to its death reported after %d intervals, want %d", when, DefaultMisses+1)
 	}
 }
