@@ -257,6 +257,26 @@ func (q *quorumCluster) start(hosts []int) error {
 	if !q.s.Qnetd {
 		return nil
 	}
+	// The devices start once the daemons agree on the ring, as
+	// corosync-qdevice.service starts after corosync: Corosync 3.1.7
+	// aborts (votequorum.c, assert(sender_node != NULL)) when a device's
+	// nodeinfo from a node reaches it before that node's own nodeinfo,
+	// which a device poll during a forming ring's first sync can cause.
+	// That crash of the reference side, not a difference, is what an
+	// early start made this test report now and then.
+	var running []uint32
+	for i, p := range q.procs {
+		if !p.Exited() {
+			running = append(running, uint32(i))
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	for _, i := range hosts {
+		if _, err := q.host(i).WaitMembers(ctx, time.Now(), running, 100*time.Millisecond); err != nil {
+			return fmt.Errorf("host %d: ring never formed before the quorum devices start: %w", i, err)
+		}
+	}
 	for _, i := range hosts {
 		h := q.host(i)
 		deadline := time.Now().Add(20 * time.Second)
