@@ -28,22 +28,25 @@ type Outgoing struct {
 // BatchSender is implemented by transports that send a whole token
 // visit — its multicasts and then the token — in one system call.
 type BatchSender interface {
-	// SendBatch sends the datagrams in order (a multicast's copies in
-	// member order). The buffers may be reused once it returns. A
-	// refused datagram does not stop the others; the first error is
-	// returned after all were tried.
+	// SendBatch sends the datagrams in order: each member receives the
+	// datagrams meant for it in the order given. The buffers may be
+	// reused once it returns. A refused datagram does not stop the
+	// others; the first error is returned after all were tried.
 	SendBatch(pkts []Outgoing) error
 }
 
 // fanout keeps the destinations of the member set last used, in the
-// kernel's form, and a reusable sendmmsg list, so a steady ring sends
-// without allocating.
+// kernel's form, and reusable sendmmsg lists, so a steady ring sends
+// without allocating. This node's own copies are kept apart from the
+// peers': they leave from their own socket (see UDPU.self).
 type fanout struct {
-	mu   sync.Mutex
-	set  *memberSet
-	all  []rawSockaddr           // every member at mcastport, in member order
-	byID map[uint32]*rawSockaddr // the same, by nodeid
-	m    mmsgSend
+	mu    sync.Mutex
+	set   *memberSet
+	peers []rawSockaddr           // every other member at mcastport, in member order
+	self  []rawSockaddr           // this node at mcastport, when it is a member (0 or 1 entries)
+	byID  map[uint32]*rawSockaddr // both, by nodeid
+	m     mmsgSend                // to the peers
+	own   mmsgSend                // to this node
 }
 
 // destinations prepares the addresses of s's members (port mcastport).
@@ -52,23 +55,42 @@ func (f *fanout) destinations(s *memberSet, u *UDPU) {
 		return
 	}
 	f.set = s
-	f.all = f.all[:0]
+	f.peers, f.self = f.peers[:0], f.self[:0]
 	v6 := u.cfg.Local.Is6()
 	for _, m := range s.list {
-		f.all = append(f.all, toRaw(netip.AddrPortFrom(m.Addr, u.cfg.Port), v6))
+		to := toRaw(netip.AddrPortFrom(m.Addr, u.cfg.Port), v6)
+		if m.Addr == u.cfg.Local {
+			f.self = append(f.self, to)
+		} else {
+			f.peers = append(f.peers, to)
+		}
 	}
 	f.byID = make(map[uint32]*rawSockaddr, len(s.list))
-	for i, m := range s.list {
-		f.byID[m.NodeID] = &f.all[i]
+	p := 0
+	for _, m := range s.list {
+		if m.Addr == u.cfg.Local {
+			f.byID[m.NodeID] = &f.self[0]
+		} else {
+			f.byID[m.NodeID] = &f.peers[p]
+			p++
+		}
 	}
 }
 
-// SendBatch implements BatchSender: every datagram leaves the receiving
-// socket (source port mcastport) in one sendmmsg where it fits. Corosync's
-// udpu receivers check only a datagram's source address, not its port.
-// With GSO (gso.go) each run of consecutive multicasts goes to a member
-// as one datagram that the kernel cuts back into the frames; a member
-// receives exactly the datagrams, in the order, it would without.
+// isSelf reports whether d is this node's own address.
+func (f *fanout) isSelf(d *rawSockaddr) bool { return len(f.self) > 0 && d == &f.self[0] }
+
+// SendBatch implements BatchSender: every datagram to a peer leaves the
+// receiving socket (source port mcastport) in one sendmmsg where it fits.
+// Corosync's udpu receivers check only a datagram's source address, not
+// its port. This node's own copies, and its token to itself in a one-node
+// ring, leave first, from a socket of their own (UDPU.self), so that a
+// send buffer clogged by unreachable peers cannot hold them up; a full
+// buffer delays the peers' datagrams by at most the stall bound
+// (stall.go), then drops them. With GSO (gso.go) each run of consecutive
+// multicasts goes to a member as one datagram that the kernel cuts back
+// into the frames; a member receives exactly the datagrams, in the order,
+// it would without.
 func (u *UDPU) SendBatch(pkts []Outgoing) error {
 	for _, p := range pkts {
 		if err := u.checkSize(p.Data); err != nil {
@@ -80,6 +102,7 @@ func (u *UDPU) SendBatch(pkts []Outgoing) error {
 	defer f.mu.Unlock()
 	f.destinations(u.members.get(), u)
 	defer f.m.reset() // do not keep the callers' packets alive
+	defer f.own.reset()
 	var first error
 	gso := u.gso.enabled()
 	for k := 0; k < len(pkts); k++ {
@@ -87,13 +110,17 @@ func (u *UDPU) SendBatch(pkts []Outgoing) error {
 		if p.To == 0 {
 			if gso {
 				if end := gsoRun(pkts, k, u.gso.maxSeg); end-k > 1 {
-					f.m.addRun(f.all, pkts[k:end])
+					f.own.addRun(f.self, pkts[k:end])
+					f.m.addRun(f.peers, pkts[k:end])
 					k = end - 1
 					continue
 				}
 			}
-			for i := range f.all {
-				f.m.add(&f.all[i], p.Data)
+			for i := range f.self {
+				f.own.add(&f.self[i], p.Data)
+			}
+			for i := range f.peers {
+				f.m.add(&f.peers[i], p.Data)
 			}
 			continue
 		}
@@ -105,12 +132,17 @@ func (u *UDPU) SendBatch(pkts []Outgoing) error {
 			}
 			continue
 		}
-		f.m.add(d, p.Data)
+		if f.isSelf(d) {
+			f.own.add(d, p.Data)
+		} else {
+			f.m.add(d, p.Data)
+		}
 	}
-	if len(f.m.hdrs) == 0 {
-		return u.logSend(first)
+	// Own copies first: their socket never waits on the peers'.
+	if err := f.own.sendIfAny(u.selfRaw, &u.selfStall, &u.stats, u.perCall(), &u.gso); err != nil && first == nil {
+		first = err
 	}
-	if err := f.m.send(u.raw, &u.stats, u.perCall(), &u.gso); err != nil && first == nil {
+	if err := f.m.sendIfAny(u.raw, &u.peerStall, &u.stats, u.perCall(), &u.gso); err != nil && first == nil {
 		first = err
 	}
 	return u.logSend(first)

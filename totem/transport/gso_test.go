@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"syscall"
 	"testing"
 	"time"
 
@@ -100,7 +101,11 @@ func sendVisit(t *testing.T, nodes []*UDPU, plain *net.UDPConn, frames [][]byte)
 	}
 	from := nodes[0].LocalAddr()
 	expectPlain(t, plain, from, append(append([][]byte(nil), frames...), token))
-	for _, u := range nodes {
+	for i, u := range nodes {
+		if i == 0 {
+			expectUDPU(t, u, nodes[0].SelfSource(), frames) // the own copies' socket
+			continue
+		}
 		expectUDPU(t, u, from, frames)
 	}
 }
@@ -156,11 +161,14 @@ func TestUDPUGSOMixedVisit(t *testing.T) {
 // a time, counts the refusal once and sends without GSO from then on.
 func TestUDPUGSOFallback(t *testing.T) {
 	nodes, plain, _ := gsoRing(t, 2)
-	var serr error
-	if err := nodes[0].raw.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_NO_CHECK, 1)
-	}); err != nil || serr != nil {
-		t.Skipf("SO_NO_CHECK: %v %v", err, serr)
+	// Both sending sockets: the one to the peers and the one to itself.
+	for _, rc := range []syscall.RawConn{nodes[0].raw, nodes[0].selfRaw} {
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_NO_CHECK, 1)
+		}); err != nil || serr != nil {
+			t.Skipf("SO_NO_CHECK: %v %v", err, serr)
+		}
 	}
 	frames := [][]byte{frame('a', 600), frame('b', 600), frame('c', 100), frame('d', 700), frame('e', 700)}
 	from := nodes[0].LocalAddr()
@@ -169,7 +177,7 @@ func TestUDPUGSOFallback(t *testing.T) {
 			t.Fatalf("round %d: %v", round, err)
 		}
 		expectPlain(t, plain, from, frames)
-		expectUDPU(t, nodes[0], from, frames)
+		expectUDPU(t, nodes[0], nodes[0].SelfSource(), frames)
 		expectUDPU(t, nodes[1], from, append(append([][]byte(nil), frames...), []byte("token")))
 		st := nodes[0].Stats()
 		if st.GSOFallbacks != 1 || st.TxGSO != 0 || st.SendErrors != 0 || st.TxDatagrams != uint64((round+1)*(3*len(frames)+1)) {
@@ -193,9 +201,8 @@ func TestUDPUNoGSOEnv(t *testing.T) {
 	if err := nodes[0].SendBatch(visit(frames, 0, nil)); err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range nodes {
-		expectUDPU(t, u, nodes[0].LocalAddr(), frames)
-	}
+	expectUDPU(t, nodes[0], nodes[0].SelfSource(), frames)
+	expectUDPU(t, nodes[1], nodes[0].LocalAddr(), frames)
 	if st := nodes[0].Stats(); st.TxGSO != 0 || st.RxGRO != 0 || st.TxDatagrams != 6 {
 		t.Fatalf("stats %+v", st)
 	}

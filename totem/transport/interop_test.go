@@ -107,7 +107,7 @@ func interop(t *testing.T, transport string, gso bool) {
 			if err != nil {
 				return err
 			}
-			tr, self = u, u.MulticastSource()
+			tr, self = u, u.SelfSource()
 		case "udp":
 			u, err := NewUDP(UDPConfig{Local: h2.Addr, Group: McastAddrForCluster(cluster), Members: members})
 			if err != nil {

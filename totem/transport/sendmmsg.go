@@ -87,6 +87,9 @@ func (m *mmsgSend) add(to *rawSockaddr, b []byte) {
 // back into one ordinary datagram per frame, in order. The frames are
 // not copied; they must stay untouched until send returns.
 func (m *mmsgSend) addRun(to []rawSockaddr, frames []Outgoing) {
+	if len(to) == 0 {
+		return
+	}
 	iov := len(m.iovs)
 	for _, f := range frames {
 		m.iovs = append(m.iovs, iovOf(f.Data))
@@ -145,17 +148,24 @@ func (m *mmsgSend) ungso(from int) {
 // send hands every queued datagram to the kernel, in order, with as few
 // sendmmsg calls as it takes. The calls are raw, non-blocking system
 // calls inside one RawConn.Write: they do not go through the scheduler's
-// entersyscall, and only a full send buffer (EAGAIN) waits, in the
-// netpoller, as a blocking send would. A datagram the kernel refuses is
-// counted and skipped; the first such error is returned after the rest
-// were sent (perCall messages a call at most), since totem recovers from
-// a lost datagram by retransmission. A GSO message the kernel refuses as
-// such (gsoRefusal) is sent again as plain datagrams, with every GSO
-// message after it, and g turns GSO off for the socket.
-func (m *mmsgSend) send(rc syscall.RawConn, c *counters, perCall int, g *gsoState) error {
+// entersyscall. A full send buffer (EAGAIN) waits in the netpoller for at
+// most st's bound (stall.go), after which the datagrams left are dropped
+// and counted. A datagram the kernel refuses is counted and skipped; the
+// first such error is returned after the rest were sent (perCall
+// messages a call at most), since totem recovers from a lost datagram by
+// retransmission. A GSO message the kernel refuses as such (gsoRefusal)
+// is sent again as plain datagrams, with every GSO message after it, and
+// g turns GSO off for the socket.
+func (m *mmsgSend) send(rc syscall.RawConn, st *sendStall, c *counters, perCall int, g *gsoState) error {
 	m.point(0)
+	if len(m.ctrl) > 0 && !g.enabled() {
+		// GSO went off after this list was built (the kernel refused
+		// it on the other socket of the same send): do not ask again.
+		m.ungso(0)
+	}
 	var first error
 	off := 0
+	gaveUp := false
 	err := rc.Write(func(fd uintptr) bool {
 		for off < len(m.hdrs) {
 			chunk := m.hdrs[off:min(len(m.hdrs), off+perCall)]
@@ -165,7 +175,11 @@ func (m *mmsgSend) send(rc syscall.RawConn, c *counters, perCall int, g *gsoStat
 			case errno == unix.EINTR:
 				continue
 			case errno == unix.EAGAIN:
-				return false // wait until the socket is writable
+				if st.full() {
+					return false // wait until the socket is writable
+				}
+				gaveUp = true
+				return true
 			case errno != 0 && m.ents[off].ctrl >= 0 && gsoRefusal(errno):
 				g.refused(c, errno)
 				m.ungso(off)
@@ -189,16 +203,45 @@ func (m *mmsgSend) send(rc syscall.RawConn, c *counters, perCall int, g *gsoStat
 		}
 		return true
 	})
-	if err != nil {
-		// The socket closed: what was left is not sent.
-		for _, e := range m.ents[off:] {
-			c.sendErrors.Add(uint64(e.niov))
+	if st.done(err) {
+		gaveUp, err = true, nil
+	}
+	switch {
+	case gaveUp:
+		// The send buffer stayed full: what is left is dropped, as a
+		// dead link would lose it.
+		st.drop(m.frames(off))
+		if first == nil {
+			first = ErrSendBufferFull
 		}
+	case err != nil:
+		// The socket closed: what was left is not sent.
+		c.sendErrors.Add(m.frames(off))
 		if first == nil {
 			first = err
 		}
+	default:
+		st.sent()
 	}
 	return first
+}
+
+// sendIfAny is send when anything is queued.
+func (m *mmsgSend) sendIfAny(rc syscall.RawConn, st *sendStall, c *counters, perCall int, g *gsoState) error {
+	if len(m.hdrs) == 0 {
+		return nil
+	}
+	return m.send(rc, st, c, perCall, g)
+}
+
+// frames counts the datagrams of the messages from index from on (every
+// frame of a GSO message is one).
+func (m *mmsgSend) frames(from int) uint64 {
+	var n uint64
+	for _, e := range m.ents[from:] {
+		n += uint64(e.niov)
+	}
+	return n
 }
 
 // sent counts message i: every frame of a GSO message is a datagram.

@@ -26,13 +26,17 @@ const (
 	maxDatagram = 65535
 )
 
-// Errors returned by Send calls. Sends never block on the network; a
-// refused send is counted and reported, and totem recovers by retransmission
-// just as it does for a lost datagram.
+// Errors returned by Send calls. Sends never block on the network for
+// longer than a short bound (DefaultSendStall); a refused or dropped send
+// is counted and reported, and totem recovers by retransmission just as
+// it does for a lost datagram.
 var (
 	ErrClosed        = errors.New("transport: closed")
 	ErrOversize      = errors.New("transport: datagram larger than netmtu")
 	ErrUnknownMember = errors.New("transport: nodeid not in member list")
+	// ErrSendBufferFull: the send buffer stayed full for the stall
+	// bound and the datagrams left were dropped (Stats.DroppedSendFull).
+	ErrSendBufferFull = errors.New("transport: send buffer full, datagrams dropped")
 )
 
 // Member is one nodelist entry: the nodeid totem uses and the ring0 address
@@ -95,6 +99,10 @@ type Stats struct {
 	RefusedOversize uint64
 	// SendErrors counts failed sendmsg calls (one per destination).
 	SendErrors uint64
+	// DroppedSendFull counts datagrams dropped because the send buffer
+	// stayed full (stall.go): on udpu, datagrams to members whose link is
+	// down fill it from the kernel's neighbour queues.
+	DroppedSendFull uint64
 	// DroppedQueueFull counts datagrams the in-memory network dropped
 	// because the receiver's queue was full (sockets leave that to the
 	// kernel's receive buffer).
@@ -115,6 +123,7 @@ type counters struct {
 	droppedTruncated     atomic.Uint64
 	refusedOversize      atomic.Uint64
 	sendErrors           atomic.Uint64
+	droppedSendFull      atomic.Uint64
 	droppedQueueFull     atomic.Uint64
 	txGSO, gsoFallbacks  atomic.Uint64
 	rxGRO                atomic.Uint64
@@ -130,6 +139,7 @@ func (c *counters) snapshot() Stats {
 		DroppedTruncated: c.droppedTruncated.Load(),
 		RefusedOversize:  c.refusedOversize.Load(),
 		SendErrors:       c.sendErrors.Load(),
+		DroppedSendFull:  c.droppedSendFull.Load(),
 		DroppedQueueFull: c.droppedQueueFull.Load(),
 		TxGSO:            c.txGSO.Load(),
 		GSOFallbacks:     c.gsoFallbacks.Load(),

@@ -5,6 +5,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"net/netip"
 	"syscall"
+	"time"
 )
 
 // UDPUConfig configures a udpu transport. Zero values mean Corosync's
@@ -39,6 +40,10 @@ type UDPUConfig struct {
 	RecvBatch int
 	// Queue is the capacity of the Recv channel (default 256).
 	Queue int
+	// SendStall bounds how long a send waits for room in a full send
+	// buffer before it drops what is left (default DefaultSendStall;
+	// negative: drop at once, as Corosync's non-blocking sockets do).
+	SendStall time.Duration
 	// Log gets bind messages (info) and failed sends (debug); default
 	// logrus' standard logger with subsys=TOTEM.
 	Log logrus.FieldLogger
@@ -63,6 +68,9 @@ func (c *UDPUConfig) defaults() {
 	if c.RecvBatch <= 0 {
 		c.RecvBatch = 16
 	}
+	if c.SendStall == 0 {
+		c.SendStall = DefaultSendStall
+	}
 }
 
 // UDPU is Corosync's udpu transport: unicast only, a "multicast" being one
@@ -78,6 +86,18 @@ type UDPU struct {
 	// multicasts and the token — goes out in one sendmmsg.
 	token *udpSocket
 	raw   syscall.RawConn // token's, for the raw sendmmsg
+	// self sends this node's own copies of its multicasts, and its token
+	// to itself in a one-node ring, to ring0_addr:mcastport. It is bound
+	// to ring0_addr with an ephemeral port: our reader, like Corosync's,
+	// knows a sender by its address alone, so the copies still come from
+	// this node. Kept apart because the token socket's send buffer fills
+	// with datagrams to peers whose link is down (stall.go) while a copy
+	// to ourselves goes over loopback at once; through one socket, a node
+	// cut off from the others could not even talk to itself.
+	self    *udpSocket
+	selfRaw syscall.RawConn
+
+	peerStall, selfStall sendStall // the two sockets' wait bounds
 
 	fan fanout   // SendBatch's reusable addresses and messages
 	gso gsoState // whether SendBatch may use UDP_SEGMENT
@@ -96,16 +116,25 @@ func NewUDPU(cfg UDPUConfig) (*UDPU, error) {
 		return nil, err
 	}
 	var err error
-	u.token, err = listenUDP(netip.AddrPortFrom(cfg.Local, cfg.Port), sockOpts{rcvBuf: cfg.RecvBuffer})
-	if err != nil {
+	if u.token, err = listenUDP(netip.AddrPortFrom(cfg.Local, cfg.Port), sockOpts{rcvBuf: cfg.RecvBuffer}); err != nil {
 		return nil, err
 	}
-	if u.raw, err = u.token.conn.SyscallConn(); err != nil {
+	if u.self, err = listenUDP(netip.AddrPortFrom(cfg.Local, 0), sockOpts{}); err != nil {
 		u.token.conn.Close()
 		return nil, err
 	}
+	if u.raw, err = u.token.conn.SyscallConn(); err == nil {
+		u.selfRaw, err = u.self.conn.SyscallConn()
+	}
+	if err != nil {
+		u.token.conn.Close()
+		u.self.conn.Close()
+		return nil, err
+	}
 	u.log = logger(cfg.Log).WithField("transport", "udpu")
-	u.log.Infof("receiving and sending on %s, multicast copies to %d members", u.token.localAddr(), len(cfg.Members))
+	u.log.Infof("receiving and sending on %s, multicast copies to %d members (our own from %s)", u.token.localAddr(), len(cfg.Members), u.self.localAddr())
+	u.peerStall = sendStall{conn: u.token.conn, bound: cfg.SendStall, what: "peers", log: u.log, dropped: &u.stats.droppedSendFull}
+	u.selfStall = sendStall{conn: u.self.conn, bound: cfg.SendStall, what: "this node", log: u.log, dropped: &u.stats.droppedSendFull}
 	u.setupOffload()
 	u.startReader(u.token, cfg.RecvBatch, cfg.ReadSize, u.source)
 	return u, nil
@@ -123,9 +152,13 @@ func (u *UDPU) source(a netip.Addr) (uint32, bool) {
 // re-enter the caller.)
 func (u *UDPU) ReceiveFunc(fn func(batch []Datagram)) { u.direct.set(fn) }
 
-// SendToken unicasts b from mcastport to the member's ring0_addr:mcastport.
+// SendToken unicasts b to the member's ring0_addr:mcastport: from
+// mcastport, or from the own socket when the member is this node.
 func (u *UDPU) SendToken(to uint32, b []byte) error {
-	return u.sendToken(u.token, u.cfg.Port, to, b)
+	if err := u.checkSize(b); err != nil {
+		return err
+	}
+	return u.SendBatch([]Outgoing{{To: to, Data: b}})
 }
 
 // perCall is how many datagrams one sendmmsg may carry.
@@ -146,9 +179,12 @@ func (u *UDPU) Multicast(b []byte) error {
 
 func (u *UDPU) LocalAddr() netip.AddrPort { return u.token.localAddr() }
 
-// MulticastSource is the address multicast copies leave from: the
-// receiving socket's.
+// MulticastSource is the address multicast copies to the other members
+// leave from: the receiving socket's.
 func (u *UDPU) MulticastSource() netip.AddrPort { return u.token.localAddr() }
+
+// SelfSource is the address this node's copies to itself leave from.
+func (u *UDPU) SelfSource() netip.AddrPort { return u.self.localAddr() }
 
 func (u *UDPU) Close() error {
 	u.closeOnce.Do(func() {
@@ -158,6 +194,7 @@ func (u *UDPU) Close() error {
 		// closing the socket before would wait on it for ever.
 		u.q.shutdown()
 		u.token.conn.Close()
+		u.self.conn.Close()
 		u.wg.Wait()
 	})
 	return nil
