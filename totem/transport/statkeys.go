@@ -13,6 +13,7 @@ func (s Stats) Keys() map[string]uint64 {
 		"dropped_truncated":  s.DroppedTruncated,
 		"refused_oversize":   s.RefusedOversize,
 		"send_errors":        s.SendErrors,
+		"dropped_send_full":  s.DroppedSendFull,
 		"dropped_queue_full": s.DroppedQueueFull,
 		"tx_gso":             s.TxGSO,
 		"gso_fallbacks":      s.GSOFallbacks,
