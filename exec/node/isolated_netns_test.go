@@ -149,7 +149,7 @@ func isolatedNodeKeepsTurning(t *testing.T, transport string) {
 		waitHost(t, h, heal, all, 60*time.Second)
 	}
 	rings := membershipsSince(readLog(t, procs[0]), heal)
-	t.Logf("heal: node 1 installed %d rings in the %v after it: %s", len(rings), time.Since(heal).Round(time.Millisecond), strings.Join(rings, "; "))
+	t.Logf("heal: node 1 installed %d rings in the %v after it:\n%s", len(rings), time.Since(heal).Round(time.Millisecond), strings.Join(rings, "\n"))
 	if t.Failed() {
 		t.Logf("isolated node's log:\n%s", tail(readLog(t, p3), 60))
 	}
