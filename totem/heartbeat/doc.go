@@ -1,7 +1,8 @@
 // Package heartbeat owns Ringfence's link-level failure detector: probes
 // between ringfenced members, answered by the kernel (an XDP program built
-// with cilium/ebpf's asm package) or, where BPF is not available, by a
-// userspace responder with the same rules.
+// with cilium/ebpf's asm package, or the same program at TC ingress on an
+// interface whose XDP hook another program holds) or, where BPF is not
+// available, by a userspace responder with the same rules.
 //
 // The engine takes several links (Config.Links) and reports a peer only
 // when it is silent on all of them. The daemon runs Corosync's udp and

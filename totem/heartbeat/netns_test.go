@@ -1,11 +1,15 @@
 package heartbeat
 
 import (
+	"net"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
 	"github.com/ringfence/ringfence/tools/netns"
 )
 
@@ -114,4 +118,75 @@ func TestModeNamesPath(t *testing.T) {
 	if e.Kernel() || !strings.HasPrefix(e.Mode(), "userspace") {
 		t.Fatalf("mode %q", e.Mode())
 	}
+}
+
+// An interface whose XDP hook another program holds (an operator's filter,
+// say): the engine puts its responder at TC ingress instead, and both
+// work: the other program still sees every frame, and the probes are
+// answered in the kernel.
+func TestNetnsTCWhenXDPTaken(t *testing.T) {
+	c := netns.NewCluster(t, 2, netns.Options{})
+	counter, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: 1})
+	if err != nil {
+		t.Skipf("BPF not available: %v", err)
+	}
+	defer counter.Close()
+	// The other program: count every frame, pass it.
+	other, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.XDP, License: "GPL", Instructions: asm.Instructions{
+		asm.StoreImm(asm.R10, -4, 0, asm.Word),
+		asm.LoadMapPtr(asm.R1, counter.FD()),
+		asm.Mov.Reg(asm.R2, asm.R10),
+		asm.Add.Imm(asm.R2, -4),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, "out"),
+		asm.Mov.Imm(asm.R1, 1),
+		asm.AddAtomic.Mem(asm.R0, asm.R1, asm.DWord, 0),
+		asm.Mov.Imm(asm.R0, xdpPass).WithSymbol("out"),
+		asm.Return(),
+	}})
+	if err != nil {
+		t.Skipf("XDP programs not available: %v", err)
+	}
+	defer other.Close()
+	var held link.Link
+	if err := c.Hosts[0].Do(func() error {
+		ifi, err := net.InterfaceByName("eth0")
+		if err != nil {
+			return err
+		}
+		held, err = link.AttachXDP(link.XDPOptions{Program: other, Interface: ifi.Index, Flags: link.XDPGenericMode})
+		return err
+	}); err != nil {
+		t.Skipf("cannot attach XDP: %v", err)
+	}
+	defer held.Close()
+
+	e1 := openOn(t, c.Hosts[0], 1, c.Hosts, false)
+	if !e1.Kernel() || !strings.Contains(e1.Mode(), "TC ingress on eth0; XDP refused on eth0:") {
+		t.Fatalf("mode %q, want the TC ingress path", e1.Mode())
+	}
+	t.Logf("mode: %s", e1.Mode())
+	e2 := openOn(t, c.Hosts[1], 2, c.Hosts, true)
+	e2.SetWide(true) // node 2 probes node 1 every interval
+	for range 20 {
+		for _, e := range []*Engine{e1, e2} {
+			e.Stamp()
+			if r := e.Tick(); len(r) > 0 {
+				t.Fatalf("healthy ring reported %v", r)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	kr, err := e1.kernel.Lookup(Key{Node: 2, Link: 0})
+	if err != nil || kr.Replied < 10 {
+		t.Fatalf("node 1's kernel answered %d of node 2's probes (%v), want most of 20", kr.Replied, err)
+	}
+	if ur := e1.user.lookup(Key{Node: 2, Link: 0}); ur.Replied != 0 {
+		t.Fatalf("node 1's socket answered %d probes with the TC responder loaded", ur.Replied)
+	}
+	var seen uint64
+	if err := counter.Lookup(uint32(0), &seen); err != nil || seen < 20 {
+		t.Fatalf("the other XDP program saw %d frames (%v): it was displaced", seen, err)
+	}
+	t.Logf("TC answered %d probes; the other XDP program saw %d frames", kr.Replied, seen)
 }

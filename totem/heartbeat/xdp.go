@@ -23,6 +23,36 @@ const (
 	xdpTx   = 3
 )
 
+// TC return codes.
+const (
+	tcOK       = 0
+	tcShot     = 2
+	tcRedirect = 7
+)
+
+// hook is where the responder runs: the context's layout and the verdicts
+// differ, the logic is the same.
+type hook struct {
+	name            string
+	typ             ebpf.ProgramType
+	dataOff, endOff int16 // packet pointers in the context
+	pass, drop      int32
+	// tc: the answer leaves through bpf_redirect to the interface it came
+	// in on (TC has no XDP_TX); ifindex is read from the __sk_buff.
+	tc bool
+}
+
+var (
+	hookXDP = hook{name: "rf_heartbeat", typ: ebpf.XDP, dataOff: 0, endOff: 4, pass: xdpPass, drop: xdpDrop}
+	// __sk_buff: ifindex at 40, data at 76, data_end at 80.
+	hookTC = hook{name: "rf_heartbeat_tc", typ: ebpf.SchedCLS, dataOff: 76, endOff: 80, pass: tcOK, drop: tcShot, tc: true}
+)
+
+const (
+	skbIfindexOff = 40
+	ifindexSlot   = -64 // stack slot for the ingress ifindex (TC)
+)
+
 // Offsets in an untagged Ethernet + IPv4 (no options) + UDP frame.
 const (
 	offEthType  = 12
@@ -67,20 +97,25 @@ func (m *maps) Close() {
 	m.stamp.Close()
 }
 
-// program builds the responder for nodeID on UDP port:
+// program builds the responder for nodeID on UDP port, for the XDP hook
+// or the TC ingress hook:
 //
 //   - a probe for nodeID: record it; while now - stamp <= grace, turn it
 //     into an answer in place (swap MACs, addresses, ports, from/to; UDP
 //     checksum 0, which IPv4 allows; the IP checksum is unchanged by the
-//     swap) and XDP_TX it; otherwise drop it, like a hung daemon would;
+//     swap) and send it back out of the interface it came in on (XDP_TX,
+//     or bpf_redirect to the ingress ifindex under TC); otherwise drop it,
+//     like a hung daemon would;
 //   - an answer for nodeID: record it and its RTT, drop it;
-//   - anything else: XDP_PASS.
+//   - anything else: pass. Under TC that includes a probe whose first
+//     frameLen bytes are not in the linear part of the skb; the daemon's
+//     socket reader answers it by the same rule.
 //
 // Loads from the packet read network order into a little-endian register,
 // so constants are compared byte-swapped and fields are swapped back with
 // HostTo(BE). Word compares use the 32-bit jumps: a 64-bit compare would
 // sign-extend the immediate.
-func program(nodeID uint32, port uint16, m *maps) asm.Instructions {
+func program(nodeID uint32, port uint16, m *maps, h hook) asm.Instructions {
 	const (
 		rCtx   = asm.R6
 		rData  = asm.R7
@@ -92,10 +127,24 @@ func program(nodeID uint32, port uint16, m *maps) asm.Instructions {
 		idxOff = -12
 	)
 	magicLE := int32(binary.LittleEndian.Uint32(magic[:]))
-	return asm.Instructions{
-		asm.Mov.Reg(rCtx, asm.R1),
-		asm.LoadMem(rData, rCtx, 0, asm.Word),
-		asm.LoadMem(rEnd, rCtx, 4, asm.Word),
+	prologue := asm.Instructions{asm.Mov.Reg(rCtx, asm.R1)}
+	if h.tc {
+		prologue = append(prologue,
+			asm.LoadMem(asm.R2, rCtx, skbIfindexOff, asm.Word),
+			asm.StoreMem(asm.R10, ifindexSlot, asm.R2, asm.Word))
+	}
+	send := asm.Instructions{asm.Mov.Imm(asm.R0, xdpTx), asm.Return()}
+	if h.tc {
+		send = asm.Instructions{
+			asm.LoadMem(asm.R1, asm.R10, ifindexSlot, asm.Word),
+			asm.Mov.Imm(asm.R2, 0), // egress
+			asm.FnRedirect.Call(),
+			asm.Return(),
+		}
+	}
+	body := asm.Instructions{
+		asm.LoadMem(rData, rCtx, h.dataOff, asm.Word),
+		asm.LoadMem(rEnd, rCtx, h.endOff, asm.Word),
 		asm.Mov.Reg(asm.R2, rData),
 		asm.Add.Imm(asm.R2, frameLen),
 		asm.JGT.Reg(asm.R2, rEnd, "pass"),
@@ -197,9 +246,9 @@ func program(nodeID uint32, port uint16, m *maps) asm.Instructions {
 		asm.StoreMem(rData, offPayload+12, asm.R1, asm.Word),
 		asm.Mov.Imm(asm.R1, 1),
 		asm.AddAtomic.Mem(rRec, asm.R1, asm.DWord, 40),
-		asm.Mov.Imm(asm.R0, xdpTx),
-		asm.Return(),
-
+	}
+	body = append(body, send...)
+	body = append(body, asm.Instructions{
 		// An answer: last seen, RTT from the echoed stamp, count.
 		asm.StoreMem(rRec, 8, rNow, asm.DWord).WithSymbol("answer"),
 		asm.AddAtomic.Mem(rRec, asm.R1, asm.DWord, 32),
@@ -210,27 +259,34 @@ func program(nodeID uint32, port uint16, m *maps) asm.Instructions {
 		asm.Sub.Reg(asm.R2, asm.R1),
 		asm.StoreMem(rRec, 16, asm.R2, asm.DWord),
 
-		asm.Mov.Imm(asm.R0, xdpDrop).WithSymbol("drop"),
+		asm.Mov.Imm(asm.R0, h.drop).WithSymbol("drop"),
 		asm.Return(),
-		asm.Mov.Imm(asm.R0, xdpPass).WithSymbol("pass"),
+		asm.Mov.Imm(asm.R0, h.pass).WithSymbol("pass"),
 		asm.Return(),
-	}
+	}...)
+	return append(prologue, body...)
 }
 
-// xdpPath is the loaded program, its maps and its links.
+// xdpPath is the loaded responder, its maps and its links: the XDP
+// program on every link's interface that takes it, the TC ingress program
+// on those that do not.
 type xdpPath struct {
-	maps  *maps
-	prog  *ebpf.Program
-	links []link.Link
-	ifs   []string
-	key   [8]byte
-	val   [stampSize]byte
+	maps   *maps
+	prog   *ebpf.Program // XDP
+	tcProg *ebpf.Program // loaded on the first interface that refuses XDP
+	links  []link.Link
+	ifs    []string // interfaces with the XDP program
+	tcIfs  []string // interfaces with the TC program
+	tcWhy  []string // why XDP did not fit each of them
+	key    [8]byte
+	val    [stampSize]byte
 	// Dump's buffers; noBatch once the kernel refused batch lookups.
 	keys    []Key
 	vals    []Record
 	noBatch bool
 }
 
+// loadProgram loads the maps and the XDP program.
 func loadProgram(cfg Config) (*maps, *ebpf.Program, error) {
 	// Only needed before 5.11 (memcg accounting); harmless after.
 	_ = rlimit.RemoveMemlock()
@@ -242,10 +298,7 @@ func loadProgram(cfg Config) (*maps, *ebpf.Program, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name: "rf_heartbeat", Type: ebpf.XDP, License: "GPL",
-		Instructions: program(cfg.NodeID, cfg.Port, m),
-	})
+	prog, err := loadHook(cfg, m, hookXDP)
 	if err != nil {
 		m.Close()
 		return nil, nil, err
@@ -253,9 +306,19 @@ func loadProgram(cfg Config) (*maps, *ebpf.Program, error) {
 	return m, prog, nil
 }
 
-// openKernel loads the program and attaches it (generic XDP: it works on
-// veth without an XDP program on the peer, which native XDP_TX needs) to
-// the interface of every link.
+// loadHook loads the responder for hook h on maps m.
+func loadHook(cfg Config, m *maps, h hook) (*ebpf.Program, error) {
+	return ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name: h.name, Type: h.typ, License: "GPL",
+		Instructions: program(cfg.NodeID, cfg.Port, m, h),
+	})
+}
+
+// openKernel loads the program and attaches it to the interface of every
+// link: generic XDP (it works on veth without an XDP program on the peer,
+// which native XDP_TX needs), or, where the interface refuses it (most
+// often because another XDP program holds it), the same responder at TC
+// ingress (tcx), which shares the interface with other programs.
 func openKernel(cfg Config) (kernelPath, error) {
 	m, prog, err := loadProgram(cfg)
 	if err != nil {
@@ -279,15 +342,35 @@ func openKernel(cfg Config) (kernelPath, error) {
 			continue
 		}
 		seen[ifi.Index] = true
-		lk, err := link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifi.Index, Flags: link.XDPGenericMode})
-		if err != nil {
+		lk, xerr := link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifi.Index, Flags: link.XDPGenericMode})
+		if xerr == nil {
+			x.links = append(x.links, lk)
+			x.ifs = append(x.ifs, ifi.Name)
+			continue
+		}
+		lk, terr := x.attachTC(cfg, ifi.Index)
+		if terr != nil {
 			x.Close()
-			return nil, fmt.Errorf("attach XDP to %s: %w", ifi.Name, classify(err))
+			return nil, fmt.Errorf("attach XDP to %s: %w; TC ingress: %w", ifi.Name, classify(xerr), classify(terr))
 		}
 		x.links = append(x.links, lk)
-		x.ifs = append(x.ifs, ifi.Name)
+		x.tcIfs = append(x.tcIfs, ifi.Name)
+		x.tcWhy = append(x.tcWhy, fmt.Sprintf("XDP refused on %s: %v", ifi.Name, classify(xerr)))
 	}
 	return x, nil
+}
+
+// attachTC attaches the TC responder at ingress of interface index,
+// loading it first if needed.
+func (x *xdpPath) attachTC(cfg Config, index int) (link.Link, error) {
+	if x.tcProg == nil {
+		p, err := loadHook(cfg, x.maps, hookTC)
+		if err != nil {
+			return nil, err
+		}
+		x.tcProg = p
+	}
+	return link.AttachTCX(link.TCXOptions{Interface: index, Program: x.tcProg, Attach: ebpf.AttachTCXIngress})
 }
 
 // classify shortens the common "not allowed" failures to one clear cause.
@@ -326,7 +409,15 @@ func interfaceOf(a netip.Addr) (*net.Interface, error) {
 }
 
 func (x *xdpPath) Mode() string {
-	return "kernel (XDP generic mode on " + strings.Join(x.ifs, ",") + ")"
+	var parts []string
+	if len(x.ifs) > 0 {
+		parts = append(parts, "XDP generic mode on "+strings.Join(x.ifs, ","))
+	}
+	if len(x.tcIfs) > 0 {
+		parts = append(parts, "TC ingress on "+strings.Join(x.tcIfs, ","))
+		parts = append(parts, x.tcWhy...)
+	}
+	return "kernel (" + strings.Join(parts, "; ") + ")"
 }
 
 func (x *xdpPath) Stamp(now, grace uint64) error {
@@ -387,6 +478,9 @@ func (x *xdpPath) Close() error {
 		l.Close()
 	}
 	x.prog.Close()
+	if x.tcProg != nil {
+		x.tcProg.Close()
+	}
 	x.maps.Close()
 	return nil
 }
