@@ -1,8 +1,6 @@
 package heartbeat
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"os"
 	"testing"
@@ -43,13 +41,7 @@ func TestTCAnswersLikeXDP(t *testing.T) {
 	if ret != tcRedirect {
 		t.Fatalf("verdict %d, want TC_ACT_REDIRECT", ret)
 	}
-	want := frame(ip2, ip1, testPort, testPort, probe.Answer(2, FlagKernel).Append(nil))
-	copy(want[0:6], in[6:12])
-	copy(want[6:12], in[0:6])
-	binary.BigEndian.PutUint16(want[40:], 0)
-	if !bytes.Equal(out, want) {
-		t.Fatalf("answer frame\n got %x\nwant %x", out, want)
-	}
+	checkAnswer(t, in, out, probe)
 	if r := lookup(t, m, Key{Node: 1, Link: 0}); r.Probes != 1 || r.Replied != 1 {
 		t.Fatalf("record %+v", r)
 	}

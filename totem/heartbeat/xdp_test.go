@@ -88,15 +88,10 @@ var (
 	ip2 = [4]byte{198, 18, 0, 2}
 )
 
-func TestXDPAnswersProbeWhileStampFresh(t *testing.T) {
-	m, prog := loadForTest(t)
-	setStamp(t, m, Monotonic(), uint64(time.Hour))
-	probe := Packet{Type: TypeProbe, Link: 0, From: 1, To: 2, Seq: 7, Stamp: 123456789}
-	in := frame(ip1, ip2, testPort, testPort, probe.Append(nil))
-	ret, out := run(t, prog, in)
-	if ret != xdpTx {
-		t.Fatalf("verdict %d, want XDP_TX", ret)
-	}
+// checkAnswer: out is node 2's kernel answer to probe, which came in as
+// the frame in: addresses, ports and MACs swapped, UDP checksum cleared.
+func checkAnswer(t *testing.T, in, out []byte, probe Packet) {
+	t.Helper()
 	want := frame(ip2, ip1, testPort, testPort, probe.Answer(2, FlagKernel).Append(nil))
 	copy(want[0:6], in[6:12]) // MACs swapped
 	copy(want[6:12], in[0:6])
@@ -107,6 +102,18 @@ func TestXDPAnswersProbeWhileStampFresh(t *testing.T) {
 	if _, err := Parse(out[offPayload:]); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestXDPAnswersProbeWhileStampFresh(t *testing.T) {
+	m, prog := loadForTest(t)
+	setStamp(t, m, Monotonic(), uint64(time.Hour))
+	probe := Packet{Type: TypeProbe, Link: 0, From: 1, To: 2, Seq: 7, Stamp: 123456789}
+	in := frame(ip1, ip2, testPort, testPort, probe.Append(nil))
+	ret, out := run(t, prog, in)
+	if ret != xdpTx {
+		t.Fatalf("verdict %d, want XDP_TX", ret)
+	}
+	checkAnswer(t, in, out, probe)
 	r := lookup(t, m, Key{Node: 1, Link: 0})
 	if r.Probes != 1 || r.Replied != 1 || r.LastProbe == 0 {
 		t.Fatalf("record %+v", r)
