@@ -390,7 +390,7 @@ func TestFailoverFigures(t *testing.T) {
 // ratio corosync/ringfenced (above 1: ringfenced is faster).
 func printFailoverTable(sizes []int, results map[string]netns.Failover) {
 	fmt.Printf("\nfailover, udpu, token 1000, seen from node 1's log (ratio = corosync / ringfenced)\n")
-	fmt.Printf("%-6s %-10s %9s %9s %9s %9s %9s\n", "nodes", "daemon", "form", "SIGKILL", "rejoin", "link cut", "heal")
+	fmt.Printf("%-6s %-10s %9s %9s %9s %9s %9s %9s\n", "nodes", "daemon", "form", "SIGKILL", "rejoin", "link cut", "heal", "settled")
 	sec := func(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) }
 	ratio := func(c, r time.Duration) string {
 		if r <= 0 {
@@ -402,13 +402,13 @@ func printFailoverTable(sizes []int, results map[string]netns.Failover) {
 		r, okR := results[fmt.Sprintf("ringfenced/%d", n)]
 		c, okC := results[fmt.Sprintf("corosync/%d", n)]
 		if okR {
-			fmt.Printf("%-6d %-10s %9s %9s %9s %9s %9s\n", n, "ringfenced", sec(r.Form), sec(r.Kill), sec(r.Rejoin), sec(r.Cut), sec(r.Heal))
+			fmt.Printf("%-6d %-10s %9s %9s %9s %9s %9s %9s\n", n, "ringfenced", sec(r.Form), sec(r.Kill), sec(r.Rejoin), sec(r.Cut), sec(r.Heal), sec(r.Settled))
 		}
 		if okC {
-			fmt.Printf("%-6d %-10s %9s %9s %9s %9s %9s\n", n, "corosync", sec(c.Form), sec(c.Kill), sec(c.Rejoin), sec(c.Cut), sec(c.Heal))
+			fmt.Printf("%-6d %-10s %9s %9s %9s %9s %9s %9s\n", n, "corosync", sec(c.Form), sec(c.Kill), sec(c.Rejoin), sec(c.Cut), sec(c.Heal), sec(c.Settled))
 		}
 		if okR && okC {
-			fmt.Printf("%-6d %-10s %9s %9s %9s %9s %9s\n", n, "ratio", ratio(c.Form, r.Form), ratio(c.Kill, r.Kill), ratio(c.Rejoin, r.Rejoin), ratio(c.Cut, r.Cut), ratio(c.Heal, r.Heal))
+			fmt.Printf("%-6d %-10s %9s %9s %9s %9s %9s %9s\n", n, "ratio", ratio(c.Form, r.Form), ratio(c.Kill, r.Kill), ratio(c.Rejoin, r.Rejoin), ratio(c.Cut, r.Cut), ratio(c.Heal, r.Heal), ratio(c.Settled, r.Settled))
 		}
 	}
 }

@@ -65,9 +65,14 @@ type Failover struct {
 	// beforehand (see armCut).
 	Cut time.Duration
 	// Heal: link up again (command returned) → host 1 lists every node.
+	// The link comes back as soon as host 1 lists the others, while the
+	// cut node may still be forming its own ring.
 	Heal time.Duration
+	// Settled: the same after a second cut, healed only once both sides
+	// have their ring (host 1 lists the others, the cut node itself).
+	Settled time.Duration
 	// Polled holds the same figures as the membership polls saw them.
-	Polled struct{ Form, Kill, Rejoin, Cut, Heal time.Duration }
+	Polled struct{ Form, Kill, Rejoin, Cut, Heal, Settled time.Duration }
 	// KillAt and CutAt are the wall-clock moments of the SIGKILL and the
 	// cut, to line them up with the daemons' log timestamps.
 	KillAt, CutAt time.Time
@@ -76,9 +81,9 @@ type Failover struct {
 }
 
 func (f Failover) String() string {
-	return fmt.Sprintf("%d nodes: form %.2fs, SIGKILL %.2fs, rejoin %.2fs, link cut %.2fs, heal %.2fs (polled: %.2fs %.2fs %.2fs %.2fs %.2fs)",
-		f.Nodes, f.Form.Seconds(), f.Kill.Seconds(), f.Rejoin.Seconds(), f.Cut.Seconds(), f.Heal.Seconds(),
-		f.Polled.Form.Seconds(), f.Polled.Kill.Seconds(), f.Polled.Rejoin.Seconds(), f.Polled.Cut.Seconds(), f.Polled.Heal.Seconds())
+	return fmt.Sprintf("%d nodes: form %.2fs, SIGKILL %.2fs, rejoin %.2fs, link cut %.2fs, heal %.2fs, settled heal %.2fs (polled: %.2fs %.2fs %.2fs %.2fs %.2fs %.2fs)",
+		f.Nodes, f.Form.Seconds(), f.Kill.Seconds(), f.Rejoin.Seconds(), f.Cut.Seconds(), f.Heal.Seconds(), f.Settled.Seconds(),
+		f.Polled.Form.Seconds(), f.Polled.Kill.Seconds(), f.Polled.Rejoin.Seconds(), f.Polled.Cut.Seconds(), f.Polled.Heal.Seconds(), f.Polled.Settled.Seconds())
 }
 
 // membershipNotice is what both daemons log when a ring is installed.
@@ -185,6 +190,32 @@ func (c *Cluster) MeasureFailover(o CorosyncOptions, timeout time.Duration) (Fai
 	start = time.Now()
 	if r.Heal, err = wait(start, all, &r.Polled.Heal); err != nil {
 		return r, fmt.Errorf("after heal: %w", err)
+	}
+
+	// The same cut again, healed once both sides have settled.
+	if cut, err = victim.armCut(); err != nil {
+		return r, err
+	}
+	start = time.Now()
+	if err := cut(); err != nil {
+		return r, err
+	}
+	var ignored time.Duration
+	if _, err = wait(start, rest, &ignored); err != nil {
+		return r, fmt.Errorf("after the second cut: %w", err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), timeout)
+	_, err = victim.WaitMembers(ctx, start, []uint32{uint32(victim.Index)}, PollInterval)
+	cancel()
+	if err != nil {
+		return r, fmt.Errorf("cut node alone: %w", err)
+	}
+	if err := victim.Heal(); err != nil {
+		return r, err
+	}
+	start = time.Now()
+	if r.Settled, err = wait(start, all, &r.Polled.Settled); err != nil {
+		return r, fmt.Errorf("after the settled heal: %w", err)
 	}
 	return r, nil
 }
