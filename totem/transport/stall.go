@@ -26,8 +26,7 @@ import (
 // would lose them anyway. Once a wait has run out the socket counts as
 // clogged and the next full buffer drops at once, until a send goes
 // through whole, so a node with a dead link does not pay the wait on
-// every token visit. The buffer is sized so that the neighbour queues
-// alone cannot fill it (sndbuf.go); the bound is the backstop.
+// every token visit.
 
 // DefaultSendStall is how long a send waits for room in a full send
 // buffer before dropping what it has left: well under the token

@@ -135,7 +135,6 @@ func NewUDPU(cfg UDPUConfig) (*UDPU, error) {
 	u.log.Infof("receiving and sending on %s, multicast copies to %d members (our own from %s)", u.token.localAddr(), len(cfg.Members), u.self.localAddr())
 	u.peerStall = sendStall{conn: u.token.conn, bound: cfg.SendStall, what: "peers", log: u.log, dropped: &u.stats.droppedSendFull}
 	u.selfStall = sendStall{conn: u.self.conn, bound: cfg.SendStall, what: "this node", log: u.log, dropped: &u.stats.droppedSendFull}
-	u.sizeSendBuffer(len(cfg.Members))
 	u.setupOffload()
 	u.startReader(u.token, cfg.RecvBatch, cfg.ReadSize, u.source)
 	return u, nil
