@@ -162,6 +162,11 @@ func (n *Node) openHeartbeat() error {
 	}
 	hb := &hbState{eng: eng, events: make(chan hbEvent, 16), done: make(chan struct{}), mode: eng.Mode()}
 	n.hb = hb
+	if m, ok := n.tr.(unreachableMuter); ok {
+		// No multicast copies to a member whose link is down (see
+		// transport.UDPU.SetUnreachable).
+		m.SetUnreachable(eng.Unreachable)
+	}
 	log.Infof("heartbeat: port %d, every %v, unreachable after %d silent intervals on every link, answered by %s",
 		hs.Port, hs.Interval, hs.Misses, hb.mode)
 	_ = n.store.Set(hbRuntime+"mode", cmap.Str(hb.mode))
@@ -318,9 +323,18 @@ func b2u8(b bool) uint8 {
 	return 0
 }
 
+// unreachableMuter is a transport that can leave unreachable members out
+// of its multicasts (udpu; udp sends one datagram to the group).
+type unreachableMuter interface {
+	SetUnreachable(func(nodeID uint32) bool)
+}
+
 func (n *Node) closeHeartbeat() {
 	if n.hb == nil {
 		return
+	}
+	if m, ok := n.tr.(unreachableMuter); ok {
+		m.SetUnreachable(nil)
 	}
 	close(n.hb.done)
 	n.hb.wg.Wait()

@@ -475,6 +475,16 @@ func (e *Engine) evaluate(id uint32, ps *peerState, now uint64) bool {
 	if !ps.ringfenced {
 		return false
 	}
+	if ps.unreachable && ps.quietTicks == 0 {
+		// Its totem traffic arrives again: it is reachable, whether or
+		// not it answers probes (a node restarted without the
+		// heartbeat, Corosync in a rolling migration, must not stay
+		// "unreachable", which keeps our multicasts from it).
+		ps.unreachable = false
+		ps.down.Store(false)
+		e.cfg.Log.Infof("heartbeat: node %d is heard again (totem)", id)
+		return false
+	}
 	if down < len(ps.links) {
 		ps.vetoed = 0
 		if ps.unreachable {

@@ -495,3 +495,45 @@ func TestEngineTotemTrafficOverrulesProbes(t *testing.T) {
 		t.Fatalf("a dead node with traffic up to its death reported after %d intervals, want %d", when, DefaultMisses+1)
 	}
 }
+
+// A reported peer whose totem traffic arrives again is reachable again,
+// whether or not it answers probes: a node restarted as Corosync (no
+// heartbeat) in a rolling migration must not stay "unreachable", since
+// the daemon leaves unreachable peers out of its multicasts.
+func TestEngineTotemTrafficClearsUnreachable(t *testing.T) {
+	ids := []uint32{1, 2, 3}
+	c := newCluster(t, ids, time.Second)
+	for range 5 {
+		c.step(ids...)
+	}
+	c.eng[3].Close() // node 3 stops, and comes back without a heartbeat
+	var got []uint32
+	for i := 0; i <= DefaultMisses+2 && got == nil; i++ {
+		got = c.step(1, 2)[1]
+	}
+	if !slices.Equal(got, []uint32{3}) || !c.eng[1].Unreachable(3) {
+		t.Fatalf("node 1 reported %v, want [3]", got)
+	}
+	c.eng[1].Heard(3)
+	if r := c.step(1, 2); len(r) > 0 {
+		t.Fatalf("reported %v", r)
+	}
+	if c.eng[1].Unreachable(3) {
+		t.Fatal("node 3's totem traffic did not make it reachable again")
+	}
+	// Heard all along, it is not reported again although it never
+	// answers; once the traffic stops, it is.
+	for range DefaultMisses + 2 {
+		c.eng[1].Heard(3)
+		if r := c.step(1, 2)[1]; r != nil {
+			t.Fatalf("reported %v while heard", r)
+		}
+	}
+	got = nil
+	for i := 0; i <= DefaultMisses && got == nil; i++ {
+		got = c.step(1, 2)[1]
+	}
+	if !slices.Equal(got, []uint32{3}) {
+		t.Fatalf("silent again: reported %v, want [3]", got)
+	}
+}

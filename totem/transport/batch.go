@@ -43,6 +43,8 @@ type fanout struct {
 	mu    sync.Mutex
 	set   *memberSet
 	peers []rawSockaddr           // every other member at mcastport, in member order
+	ids   []uint32                // the peers' nodeids, in the same order
+	live  []rawSockaddr           // the peers a multicast goes to (reachable), per SendBatch
 	self  []rawSockaddr           // this node at mcastport, when it is a member (0 or 1 entries)
 	byID  map[uint32]*rawSockaddr // both, by nodeid
 	m     mmsgSend                // to the peers
@@ -55,7 +57,7 @@ func (f *fanout) destinations(s *memberSet, u *UDPU) {
 		return
 	}
 	f.set = s
-	f.peers, f.self = f.peers[:0], f.self[:0]
+	f.peers, f.self, f.ids = f.peers[:0], f.self[:0], f.ids[:0]
 	v6 := u.cfg.Local.Is6()
 	for _, m := range s.list {
 		to := toRaw(netip.AddrPortFrom(m.Addr, u.cfg.Port), v6)
@@ -63,6 +65,7 @@ func (f *fanout) destinations(s *memberSet, u *UDPU) {
 			f.self = append(f.self, to)
 		} else {
 			f.peers = append(f.peers, to)
+			f.ids = append(f.ids, m.NodeID)
 		}
 	}
 	f.byID = make(map[uint32]*rawSockaddr, len(s.list))
@@ -79,6 +82,22 @@ func (f *fanout) destinations(s *memberSet, u *UDPU) {
 
 // isSelf reports whether d is this node's own address.
 func (f *fanout) isSelf(d *rawSockaddr) bool { return len(f.self) > 0 && d == &f.self[0] }
+
+// reachable returns the peers multicasts go to now: all of them, or,
+// with an unreachable test (UDPU.SetUnreachable), those it does not name,
+// and how many it left out.
+func (f *fanout) reachable(unreachable *func(uint32) bool) ([]rawSockaddr, int) {
+	if unreachable == nil {
+		return f.peers, 0
+	}
+	f.live = f.live[:0]
+	for i, id := range f.ids {
+		if !(*unreachable)(id) {
+			f.live = append(f.live, f.peers[i])
+		}
+	}
+	return f.live, len(f.peers) - len(f.live)
+}
 
 // SendBatch implements BatchSender: every datagram to a peer leaves the
 // receiving socket (source port mcastport) in one sendmmsg where it fits.
@@ -105,22 +124,29 @@ func (u *UDPU) SendBatch(pkts []Outgoing) error {
 	defer f.own.reset()
 	var first error
 	gso := u.gso.enabled()
+	peers, skipped := f.reachable(u.unreachable.Load())
 	for k := 0; k < len(pkts); k++ {
 		p := pkts[k]
 		if p.To == 0 {
 			if gso {
 				if end := gsoRun(pkts, k, u.gso.maxSeg); end-k > 1 {
+					if skipped > 0 {
+						u.stats.skippedUnreachable.Add(uint64(skipped * (end - k)))
+					}
 					f.own.addRun(f.self, pkts[k:end])
-					f.m.addRun(f.peers, pkts[k:end])
+					f.m.addRun(peers, pkts[k:end])
 					k = end - 1
 					continue
 				}
 			}
+			if skipped > 0 {
+				u.stats.skippedUnreachable.Add(uint64(skipped))
+			}
 			for i := range f.self {
 				f.own.add(&f.self[i], p.Data)
 			}
-			for i := range f.peers {
-				f.m.add(&f.peers[i], p.Data)
+			for i := range peers {
+				f.m.add(&peers[i], p.Data)
 			}
 			continue
 		}

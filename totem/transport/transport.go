@@ -103,6 +103,9 @@ type Stats struct {
 	// stayed full (stall.go): on udpu, datagrams to members whose link is
 	// down fill it from the kernel's neighbour queues.
 	DroppedSendFull uint64
+	// SkippedUnreachable counts multicast copies not sent to a member
+	// that the heartbeat found unreachable (UDPU.SetUnreachable).
+	SkippedUnreachable uint64
 	// DroppedQueueFull counts datagrams the in-memory network dropped
 	// because the receiver's queue was full (sockets leave that to the
 	// kernel's receive buffer).
@@ -124,6 +127,7 @@ type counters struct {
 	refusedOversize      atomic.Uint64
 	sendErrors           atomic.Uint64
 	droppedSendFull      atomic.Uint64
+	skippedUnreachable   atomic.Uint64
 	droppedQueueFull     atomic.Uint64
 	txGSO, gsoFallbacks  atomic.Uint64
 	rxGRO                atomic.Uint64
@@ -131,19 +135,20 @@ type counters struct {
 
 func (c *counters) snapshot() Stats {
 	return Stats{
-		TxDatagrams:      c.txDatagrams.Load(),
-		TxBytes:          c.txBytes.Load(),
-		RxDatagrams:      c.rxDatagrams.Load(),
-		RxBytes:          c.rxBytes.Load(),
-		DroppedUnlisted:  c.droppedUnlisted.Load(),
-		DroppedTruncated: c.droppedTruncated.Load(),
-		RefusedOversize:  c.refusedOversize.Load(),
-		SendErrors:       c.sendErrors.Load(),
-		DroppedSendFull:  c.droppedSendFull.Load(),
-		DroppedQueueFull: c.droppedQueueFull.Load(),
-		TxGSO:            c.txGSO.Load(),
-		GSOFallbacks:     c.gsoFallbacks.Load(),
-		RxGRO:            c.rxGRO.Load(),
+		TxDatagrams:        c.txDatagrams.Load(),
+		TxBytes:            c.txBytes.Load(),
+		RxDatagrams:        c.rxDatagrams.Load(),
+		RxBytes:            c.rxBytes.Load(),
+		DroppedUnlisted:    c.droppedUnlisted.Load(),
+		DroppedTruncated:   c.droppedTruncated.Load(),
+		RefusedOversize:    c.refusedOversize.Load(),
+		SendErrors:         c.sendErrors.Load(),
+		DroppedSendFull:    c.droppedSendFull.Load(),
+		SkippedUnreachable: c.skippedUnreachable.Load(),
+		DroppedQueueFull:   c.droppedQueueFull.Load(),
+		TxGSO:              c.txGSO.Load(),
+		GSOFallbacks:       c.gsoFallbacks.Load(),
+		RxGRO:              c.rxGRO.Load(),
 	}
 }
 

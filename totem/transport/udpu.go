@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"github.com/sirupsen/logrus"
 	"net/netip"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -102,6 +103,30 @@ type UDPU struct {
 	fan fanout   // SendBatch's reusable addresses and messages
 	gso gsoState // whether SendBatch may use UDP_SEGMENT
 	gro bool     // UDP_GRO is on for the receiving socket
+
+	// unreachable, when set, names the members multicasts skip (see
+	// SetUnreachable).
+	unreachable atomic.Pointer[func(nodeID uint32) bool]
+}
+
+// SetUnreachable makes multicasts skip the members for which fn reports
+// true (nil: send to every member, as Corosync does). The daemon passes
+// the heartbeat's verdict, so that a member whose link is down gets no
+// copies: they would only wait in the kernel's neighbour queue for its
+// address, charged to our send buffer (two such members fill a default
+// one, and the sends to the live members then wait or drop, stall.go),
+// and reach it in a burst of stale datagrams when the link returns, which
+// sends a freshly merged ring back to gather. Tokens and other unicasts
+// still go as addressed. fn is called from the sending goroutine and must
+// be cheap and safe for concurrent use; the heartbeat's verdict clears
+// within an interval of the member answering again, which is when its
+// copies resume and the rings can merge.
+func (u *UDPU) SetUnreachable(fn func(nodeID uint32) bool) {
+	if fn == nil {
+		u.unreachable.Store(nil)
+		return
+	}
+	u.unreachable.Store(&fn)
 }
 
 // NewUDPU binds the sockets and starts the reader.
