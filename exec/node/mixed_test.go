@@ -54,8 +54,12 @@ func startMixedWith(t *testing.T, n int, o netns.CorosyncOptions, corosyncHosts 
 		}
 		daemons, procs = append(daemons, d), append(procs, p)
 	}
+	wait := 60 * time.Second
+	if n > 3 {
+		wait = 90 * time.Second // more daemons starting on two cores
+	}
 	for i, h := range c.Hosts {
-		t.Logf("%s node %d lists all %d after %v", filepath.Base(daemons[i][0]), h.Index, n, waitHost(t, h, start, netns.Indices(c.Hosts...), 90*time.Second))
+		t.Logf("%s node %d lists all %d after %v", filepath.Base(daemons[i][0]), h.Index, n, waitHost(t, h, start, netns.Indices(c.Hosts...), wait))
 	}
 	for _, p := range procs {
 		waitSyncAfterLastMembership(t, p, 10*time.Second)
