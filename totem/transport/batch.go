@@ -124,10 +124,15 @@ func (u *UDPU) SendBatch(pkts []Outgoing) error {
 	defer f.own.reset()
 	var first error
 	gso := u.gso.enabled()
-	peers, skipped := f.reachable(u.unreachable.Load())
+	var peers []rawSockaddr // the reachable peers, once a multicast needs them
+	skipped, looked := 0, false
 	for k := 0; k < len(pkts); k++ {
 		p := pkts[k]
 		if p.To == 0 {
+			if !looked { // a token-only send does not ask
+				peers, skipped = f.reachable(u.unreachable.Load())
+				looked = true
+			}
 			if gso {
 				if end := gsoRun(pkts, k, u.gso.maxSeg); end-k > 1 {
 					if skipped > 0 {
