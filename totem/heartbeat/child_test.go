@@ -152,7 +152,12 @@ func TestResponderProcessFollowsStamp(t *testing.T) {
 		t.Fatal("no answer after the responder process died")
 	}
 	t.Logf("answered again %v after the kill", time.Since(killed))
+	// The new process may answer before the daemon has read its ready
+	// signal and recorded it (spawn.go): give the bookkeeping a moment.
 	pid := e.child.pid.Load()
+	for end := time.Now().Add(2 * time.Second); (pid == 0 || e.child.starts.Load() != 2) && time.Now().Before(end); pid = e.child.pid.Load() {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if pid == 0 || pid == old || e.Mode() != fmt.Sprintf("userspace (responder process %d)", pid) || e.child.starts.Load() != 2 {
 		t.Fatalf("after the kill: pid %d (was %d), mode %q, %d starts", pid, old, e.Mode(), e.child.starts.Load())
 	}
