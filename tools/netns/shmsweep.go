@@ -15,8 +15,10 @@ import (
 // while a client was connected leaves its connection's rings behind, and
 // the failover and rolling tests kill many; over a day of runs they
 // filled /dev/shm (24 GB of tmpfs) until tests failed for want of memory.
-// Rings of a live process are never touched. It returns how many entries
-// it removed.
+// Rings of a live process are never touched. Flight-recorder files
+// (qb-<name>-<pid>-blackbox-data|header, about 8 MB for each corosync
+// started: a few GB a day of tests) go too once their process is gone.
+// It returns how many entries it removed.
 func SweepIPCRings(dir string) int {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -24,6 +26,12 @@ func SweepIPCRings(dir string) int {
 	}
 	removed := 0
 	for _, e := range entries {
+		if pid, ok := blackboxPid(e.Name()); ok {
+			if !alive(pid) && os.Remove(filepath.Join(dir, e.Name())) == nil {
+				removed++
+			}
+			continue
+		}
 		client, server, ok := ringPids(e.Name())
 		if !ok || alive(client) || alive(server) {
 			continue
@@ -51,6 +59,29 @@ func ringPids(name string) (client, server int, ok bool) {
 		return 0, 0, false
 	}
 	return c, s, true
+}
+
+// blackboxPid parses qb-<name>-<pid>-blackbox-data and -header.
+func blackboxPid(name string) (int, bool) {
+	rest, ok := strings.CutPrefix(name, "qb-")
+	if !ok {
+		return 0, false
+	}
+	base, ok := strings.CutSuffix(rest, "-blackbox-data")
+	if !ok {
+		if base, ok = strings.CutSuffix(rest, "-blackbox-header"); !ok {
+			return 0, false
+		}
+	}
+	i := strings.LastIndexByte(base, '-')
+	if i < 1 {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(base[i+1:])
+	if err != nil || pid <= 0 {
+		return 0, false
+	}
+	return pid, true
 }
 
 func alive(pid int) bool {
